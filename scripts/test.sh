@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# `make test`: release build + every test, then the ASan/UBSan build + its tests, then fuzzing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+ulimit -n 20000 2>/dev/null || true
+JOBS=$(nproc)
+CTEST_J=${CTEST_J:-4}
+
+status=0
+echo "== release build"
+make --no-print-directory build JOBS="$JOBS"
+echo "== release tests"
+(cd build && ctest -j "$CTEST_J" --output-on-failure --timeout 300) || status=1
+
+echo "== ASan+UBSan build"
+make --no-print-directory asan JOBS="$JOBS"
+echo "== ASan+UBSan tests"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest -j "$CTEST_J" --output-on-failure --timeout 600 -L 'unit|integration|fuzz') || status=1
+
+echo "== fuzz (libFuzzer, ${FUZZ_SECONDS:-15}s per target)"
+bash scripts/fuzz.sh build-fuzz "${FUZZ_SECONDS:-15}" || status=1
+exit $status

@@ -1,0 +1,30 @@
+// The subcommand table. Each command lives in its own cmd_*.cpp: it declares its flags on the
+// CLI11 app and, when chosen, leaves the action to run in `run` (returns the exit status:
+// 0 ok, 1 runtime failure, 2 usage or configuration error).
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace porthole::app {
+
+using Run = std::function<int()>;
+using AddCommand = void (*)(CLI::App& app, Run& run);
+
+void add_relay(CLI::App& app, Run& run);     // porthole relay
+void add_expose(CLI::App& app, Run& run);    // porthole tcp (later: http, tls, udp)
+void add_start(CLI::App& app, Run& run);     // porthole start
+void add_config(CLI::App& app, Run& run);    // porthole config check
+void add_token(CLI::App& app, Run& run);     // porthole token create|list|revoke
+void add_map(CLI::App& app, Run& run);       // porthole map add|list|remove|external-ip
+void add_ports(CLI::App& app, Run& run);     // porthole ports
+void add_doctor(CLI::App& app, Run& run);    // porthole doctor
+void add_demo(CLI::App& app, Run& run);      // porthole demo
+
+inline constexpr AddCommand kCommands[] = {
+    add_relay, add_expose, add_start, add_config, add_token,
+    add_map,   add_ports,  add_doctor, add_demo,
+};
+
+}  // namespace porthole::app

@@ -1,0 +1,1 @@
+namespace porthole {}  // TEMPORARY placeholder so the layer has a source
