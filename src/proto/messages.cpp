@@ -1,0 +1,157 @@
+#include "proto/messages.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace porthole::proto {
+namespace {
+
+using json = nlohmann::json;
+constexpr std::size_t kMaxString = 1024;
+
+// Reads fields of one JSON object; the first problem is kept and named.
+class Reader {
+ public:
+  explicit Reader(const json& j) : j_(j) {}
+  std::string str(const char* key, bool required = true) {
+    auto it = j_.find(key);
+    if (it == j_.end()) {
+      if (required) fail(std::string("missing field '") + key + "'");
+      return {};
+    }
+    if (!it->is_string()) return fail(std::string("field '") + key + "' must be a string"), std::string();
+    const auto& s = it->get_ref<const std::string&>();
+    if (s.size() > kMaxString) return fail(std::string("field '") + key + "' is too long"), std::string();
+    return s;
+  }
+  std::optional<std::int64_t> integer(const char* key, std::int64_t lo, std::int64_t hi, bool required) {
+    auto it = j_.find(key);
+    if (it == j_.end()) {
+      if (required) fail(std::string("missing field '") + key + "'");
+      return std::nullopt;
+    }
+    if (!it->is_number_integer()) return fail(std::string("field '") + key + "' must be an integer"), std::nullopt;
+    auto v = it->get<std::int64_t>();
+    if (v < lo || v > hi) return fail(fmt::format("field '{}' = {} is out of range {}..{}", key, v, lo, hi)), std::nullopt;
+    return v;
+  }
+  bool boolean(const char* key) {
+    auto it = j_.find(key);
+    if (it == j_.end() || !it->is_boolean()) return fail(std::string("field '") + key + "' must be a boolean"), false;
+    return it->get<bool>();
+  }
+  void fail(std::string why) {
+    if (error_.empty()) error_ = std::move(why);
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  const json& j_;
+  std::string error_;
+};
+
+template <class T>
+Result<Control> finish(Reader& r, std::string_view type, T value) {
+  if (!r.error().empty()) return make_error("bad '{}' message: {}", type, r.error());
+  return Control{std::move(value)};
+}
+
+Result<Control> decode_by_type(std::string_view type, Reader& r) {
+  if (type == "hello") {
+    Hello m;
+    m.version = static_cast<int>(r.integer("version", 0, 1 << 20, true).value_or(0));
+    m.agent = r.str("agent", false);
+    m.token_id = r.str("token_id");
+    m.proof = r.str("proof");
+    return finish(r, type, m);
+  }
+  if (type == "welcome") {
+    Welcome m{r.str("session_id"), r.str("relay_version", false), r.str("observed_addr", false)};
+    return finish(r, type, m);
+  }
+  if (type == "bind") {
+    Bind m;
+    m.tunnel = r.str("tunnel");
+    m.proto = r.str("proto");
+    if (auto p = r.integer("remote_port", 1, 65535, false)) m.remote_port = static_cast<std::uint16_t>(*p);
+    m.local = r.str("local", false);
+    if (m.tunnel.empty()) r.fail("field 'tunnel' is empty");
+    return finish(r, type, m);
+  }
+  if (type == "bound") return finish(r, type, Bound{r.str("tunnel"), r.str("public_url")});
+  if (type == "bind_error") return finish(r, type, BindError{r.str("tunnel"), r.str("message")});
+  if (type == "unbind") return finish(r, type, Unbind{r.str("tunnel")});
+  if (type == "probe") {
+    Probe m;
+    m.port = static_cast<std::uint16_t>(r.integer("port", 1, 65535, true).value_or(0));
+    return finish(r, type, m);
+  }
+  if (type == "probe_result") {
+    ProbeResult m;
+    m.observed_ip = r.str("observed_ip");
+    m.reachable = r.boolean("reachable");
+    m.detail = r.str("detail", false);
+    return finish(r, type, m);
+  }
+  if (type == "fatal") return finish(r, type, Fatal{r.str("code"), r.str("message")});
+  return make_error("unknown control message type '{}'", type);
+}
+
+struct Encoder {
+  json operator()(const Hello& m) const {
+    return {{"type", "hello"}, {"version", m.version}, {"agent", m.agent}, {"token_id", m.token_id}, {"proof", m.proof}};
+  }
+  json operator()(const Welcome& m) const {
+    return {{"type", "welcome"}, {"session_id", m.session_id}, {"relay_version", m.relay_version},
+            {"observed_addr", m.observed_addr}};
+  }
+  json operator()(const Bind& m) const {
+    json j = {{"type", "bind"}, {"tunnel", m.tunnel}, {"proto", m.proto}, {"local", m.local}};
+    if (m.remote_port) j["remote_port"] = *m.remote_port;
+    return j;
+  }
+  json operator()(const Bound& m) const { return {{"type", "bound"}, {"tunnel", m.tunnel}, {"public_url", m.public_url}}; }
+  json operator()(const BindError& m) const {
+    return {{"type", "bind_error"}, {"tunnel", m.tunnel}, {"message", m.message}};
+  }
+  json operator()(const Unbind& m) const { return {{"type", "unbind"}, {"tunnel", m.tunnel}}; }
+  json operator()(const Probe& m) const { return {{"type", "probe"}, {"port", m.port}}; }
+  json operator()(const ProbeResult& m) const {
+    return {{"type", "probe_result"}, {"observed_ip", m.observed_ip}, {"reachable", m.reachable}, {"detail", m.detail}};
+  }
+  json operator()(const Fatal& m) const { return {{"type", "fatal"}, {"code", m.code}, {"message", m.message}}; }
+};
+
+Result<json> parse_object(std::string_view text) {
+  auto j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return make_error("malformed JSON");
+  if (!j.is_object()) return make_error("expected a JSON object");
+  return j;
+}
+
+}  // namespace
+
+std::string encode(const Control& message) { return std::visit(Encoder{}, message).dump(); }
+
+Result<Control> decode_control(std::string_view text) {
+  auto j = parse_object(text);
+  if (!j) return make_error("control message: {}", j.error().message);
+  Reader r(*j);
+  auto type = r.str("type");
+  if (!r.error().empty()) return make_error("control message: {}", r.error());
+  return decode_by_type(type, r);
+}
+
+std::string encode(const OpenMeta& meta) {
+  return json{{"tunnel", meta.tunnel}, {"visitor", meta.visitor}}.dump();
+}
+
+Result<OpenMeta> decode_open(std::string_view text) {
+  auto j = parse_object(text);
+  if (!j) return make_error("OPEN metadata: {}", j.error().message);
+  Reader r(*j);
+  OpenMeta m{r.str("tunnel"), r.str("visitor", false)};
+  if (!r.error().empty()) return make_error("OPEN metadata: {}", r.error());
+  return m;
+}
+
+}  // namespace porthole::proto

@@ -1,0 +1,84 @@
+// Control messages (CONTROL frames on stream 0) and stream-open metadata, as JSON objects with
+// a "type" field. Decoding is strict: wrong types, missing fields and oversized values are
+// errors with a precise message. See docs/protocol.md for the exchange.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "core/result.hpp"
+
+namespace porthole::proto {
+
+inline constexpr int kProtocolVersion = 1;
+
+// agent -> relay, first message: who I am and the proof that I hold a token.
+struct Hello {
+  int version = kProtocolVersion;
+  std::string agent;     // agent name (informational)
+  std::string token_id;  // proto::token_id(token)
+  std::string proof;     // hex HMAC over the TLS channel binding
+};
+
+// relay -> agent: the session is authenticated.
+struct Welcome {
+  std::string session_id;
+  std::string relay_version;
+  std::string observed_addr;  // the agent's address as the relay sees it
+};
+
+// agent -> relay: expose a tunnel.
+struct Bind {
+  std::string tunnel;  // name, unique within the agent
+  std::string proto = "tcp";
+  std::optional<std::uint16_t> remote_port;
+  std::string local;  // informational: where the agent forwards to
+};
+
+// relay -> agent: the tunnel is live (or not).
+struct Bound {
+  std::string tunnel;
+  std::string public_url;  // e.g. tcp://localhost:20001
+};
+struct BindError {
+  std::string tunnel;
+  std::string message;
+};
+
+struct Unbind {
+  std::string tunnel;
+};
+
+// agent -> relay: please connect back to my observed address on this port.
+struct Probe {
+  std::uint16_t port = 0;
+};
+struct ProbeResult {
+  std::string observed_ip;
+  bool reachable = false;
+  std::string detail;
+};
+
+// relay -> agent: the session is refused or ends (bad token, version, ...).
+struct Fatal {
+  std::string code;  // "auth", "version", "protocol", "shutdown"
+  std::string message;
+};
+
+using Control = std::variant<Hello, Welcome, Bind, Bound, BindError, Unbind, Probe, ProbeResult, Fatal>;
+
+std::string encode(const Control& message);
+Result<Control> decode_control(std::string_view json);
+
+// OPEN frame metadata: which tunnel a new stream is for and who the visitor is.
+struct OpenMeta {
+  std::string tunnel;
+  std::string visitor;  // HOST:PORT of the visitor
+};
+std::string encode(const OpenMeta& meta);
+Result<OpenMeta> decode_open(std::string_view json);
+
+}  // namespace porthole::proto
