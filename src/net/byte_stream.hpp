@@ -1,0 +1,30 @@
+// One abstraction for every kind of byte pipe (TCP, TLS, mux stream), so one pump() serves
+// every kind of tunnel.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/result.hpp"
+#include "net/asio.hpp"
+#include "net/buffer.hpp"
+
+namespace porthole::net {
+
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+  // Waits for bytes. Returns a chunk holding at least one byte, an empty chunk at end of
+  // stream (the peer half-closed), or an error (reset, aborted, timed out).
+  virtual Task<Result<Chunk>> read() = 0;
+  // Writes every byte (waits for flow-control credit / socket space) or fails.
+  virtual Task<Result<void>> write(std::span<const std::uint8_t> bytes) = 0;
+  // Half-close: no more bytes from us (TCP FIN, mux FIN). Reads go on.
+  virtual void shutdown_write() = 0;
+  // Aborts both directions now (TCP RST, mux RESET); pending reads and writes fail.
+  virtual void abort(std::string_view reason) = 0;
+};
+
+}  // namespace porthole::net

@@ -1,0 +1,84 @@
+#include "net/tcp_stream.hpp"
+
+#include "core/address.hpp"
+
+namespace porthole::net {
+
+using namespace asio::experimental::awaitable_operators;
+
+void tune_socket(tcp::socket& s) {
+  error_code ec;
+  s.set_option(tcp::no_delay(true), ec);
+  s.non_blocking(true, ec);
+}
+
+TcpStream::TcpStream(tcp::socket socket) : socket_(std::move(socket)) { tune_socket(socket_); }
+
+TcpStream::~TcpStream() {
+  error_code ec;
+  socket_.close(ec);
+}
+
+Task<Result<Chunk>> TcpStream::read() {
+  for (;;) {
+    // Wait first, take a buffer only once bytes are there: idle streams hold no buffer.
+    auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_nothrow);
+    if (wait_ec) co_return make_error("read: {}", wait_ec.message());
+    Chunk c = Chunk::take();
+    error_code ec;
+    auto spare = c.spare();
+    const auto n = socket_.read_some(asio::buffer(spare.data(), spare.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec == asio::error::eof) co_return Chunk{};
+    if (ec) co_return make_error("read: {}", ec.message());
+    c.commit(n);
+    co_return c;
+  }
+}
+
+Task<Result<void>> TcpStream::write(std::span<const std::uint8_t> bytes) {
+  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), use_nothrow);
+  if (ec) co_return make_error("write: {}", ec.message());
+  co_return Result<void>{};
+}
+
+void TcpStream::shutdown_write() {
+  error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+}
+
+void TcpStream::abort(std::string_view) {
+  error_code ec;
+  if (socket_.is_open()) {
+    socket_.set_option(asio::socket_base::linger(true, 0), ec);  // RST, so the peer sees the failure
+    socket_.close(ec);
+  }
+}
+
+Task<Result<tcp::socket>> dial(std::string host, std::uint16_t port, std::chrono::milliseconds timeout) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer deadline(ex, timeout);
+  tcp::resolver resolver(ex);
+  auto resolved = co_await (resolver.async_resolve(host, std::to_string(port), use_nothrow) ||
+                            deadline.async_wait(use_nothrow));
+  if (resolved.index() == 1) co_return make_error("resolving {} timed out", host);
+  auto [rec, results] = std::get<0>(resolved);
+  if (rec) co_return make_error("cannot resolve {}: {}", host, rec.message());
+  tcp::socket sock(ex);
+  auto connected = co_await (asio::async_connect(sock, results, use_nothrow) || deadline.async_wait(use_nothrow));
+  if (connected.index() == 1) {
+    co_return make_error("connecting to {} timed out after {} ms", format_host_port(host, port), timeout.count());
+  }
+  auto [cec, ep] = std::get<0>(connected);
+  if (cec) co_return make_error("cannot connect to {}: {}", format_host_port(host, port), cec.message());
+  tune_socket(sock);
+  co_return std::move(sock);
+}
+
+std::string format_endpoint(const tcp::endpoint& ep) {
+  auto addr = ep.address();
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped()) addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+  return format_host_port(addr.to_string(), ep.port());
+}
+
+}  // namespace porthole::net

@@ -1,0 +1,37 @@
+// ByteStream over a TCP socket (visitor connections, local services).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "net/byte_stream.hpp"
+
+namespace porthole::net {
+
+// Sets TCP_NODELAY and non-blocking mode; every data-path TCP socket goes through this.
+void tune_socket(tcp::socket& s);
+
+class TcpStream final : public ByteStream {
+ public:
+  explicit TcpStream(tcp::socket socket);
+  ~TcpStream() override;
+
+  Task<Result<Chunk>> read() override;
+  Task<Result<void>> write(std::span<const std::uint8_t> bytes) override;
+  void shutdown_write() override;
+  void abort(std::string_view reason) override;
+
+  tcp::socket& socket() { return socket_; }
+
+ private:
+  tcp::socket socket_;
+};
+
+// Resolves `host` and connects to the first address that answers, within `timeout`.
+// The socket comes back tuned (TCP_NODELAY, non-blocking).
+Task<Result<tcp::socket>> dial(std::string host, std::uint16_t port, std::chrono::milliseconds timeout);
+
+// "1.2.3.4:5" / "[::1]:5" for an endpoint.
+std::string format_endpoint(const tcp::endpoint& ep);
+
+}  // namespace porthole::net

@@ -1,0 +1,109 @@
+#include <algorithm>
+#include <cstring>
+
+#include "session/session.hpp"
+
+namespace porthole::session {
+
+MuxStream::MuxStream(std::shared_ptr<Session> session, proto::StreamId id)
+    : session_(std::move(session)),
+      id_(id),
+      rx_signal_(session_->tls_->socket().get_executor()),
+      tx_signal_(session_->tls_->socket().get_executor()) {}
+
+MuxStream::~MuxStream() {
+  session_->streams_.erase(id_);
+  if (!session_->closed_ && session_->mux_.is_open(id_)) {
+    // Dropped without a clean end in both directions: tell the peer.
+    session_->mux_.reset(id_, proto::ResetCode::cancel, "stream closed");
+    session_->kick_writer();
+  }
+}
+
+void MuxStream::deliver(std::span<const std::uint8_t> data) {
+  while (!data.empty()) {
+    if (rx_.size() == rx_head_ || rx_.back().spare().empty()) rx_.push_back(net::Chunk::take());
+    auto spare = rx_.back().spare();
+    const auto n = std::min(spare.size(), data.size());
+    std::memcpy(spare.data(), data.data(), n);
+    rx_.back().commit(n);
+    data = data.subspan(n);
+  }
+  rx_signal_.notify();
+}
+
+void MuxStream::deliver_fin() {
+  rx_fin_ = true;
+  rx_signal_.notify();
+}
+
+void MuxStream::deliver_error(std::string reason) {
+  if (error_.empty()) error_ = std::move(reason);
+  rx_.clear();
+  rx_head_ = 0;
+  rx_signal_.notify();
+  tx_signal_.notify();
+}
+
+net::Task<Result<net::Chunk>> MuxStream::read() {
+  for (;;) {
+    if (!error_.empty()) co_return make_error("{}", error_);
+    if (rx_head_ < rx_.size()) {
+      net::Chunk c = std::move(rx_[rx_head_++]);
+      if (rx_head_ == rx_.size()) {
+        rx_.clear();
+        rx_head_ = 0;
+      }
+      session_->mux_.consume(id_, c.size());
+      if (session_->mux_.has_output()) session_->kick_writer();
+      co_return c;
+    }
+    if (rx_fin_) co_return net::Chunk{};
+    co_await rx_signal_.wait();
+  }
+}
+
+net::Task<Result<void>> MuxStream::write(std::span<const std::uint8_t> bytes) {
+  auto& mux = session_->mux_;
+  while (!bytes.empty()) {
+    if (!error_.empty()) co_return make_error("{}", error_);
+    if (tx_closed_ || session_->closed_) co_return make_error("stream closed");
+    if (!mux.is_open(id_)) co_return make_error("stream closed by peer");
+    if (session_->output_full()) {
+      session_->wait_for_output_space(id_);
+      co_await tx_signal_.wait();
+      continue;
+    }
+    const auto n = mux.write(id_, bytes);
+    if (n == 0) {  // no flow-control credit: wait for a WINDOW frame
+      co_await tx_signal_.wait();
+      continue;
+    }
+    bytes = bytes.subspan(n);
+    session_->kick_writer();
+  }
+  co_return Result<void>{};
+}
+
+void MuxStream::shutdown_write() {
+  if (tx_closed_ || !error_.empty()) return;
+  tx_closed_ = true;
+  session_->mux_.shutdown(id_);
+  session_->kick_writer();
+}
+
+void MuxStream::abort(std::string_view reason) {
+  if (!error_.empty()) return;
+  error_ = reason.empty() ? "aborted" : std::string(reason);
+  tx_closed_ = true;
+  if (!session_->closed_) {
+    session_->mux_.reset(id_, proto::ResetCode::cancel, reason);
+    session_->kick_writer();
+  }
+  rx_.clear();
+  rx_head_ = 0;
+  rx_signal_.notify();
+  tx_signal_.notify();
+}
+
+}  // namespace porthole::session

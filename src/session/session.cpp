@@ -1,0 +1,206 @@
+#include "session/session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "core/metrics.hpp"
+
+namespace porthole::session {
+
+namespace asio = net::asio;
+
+namespace {
+
+metrics::Counter& protocol_errors() {
+  static auto& c = metrics::counter("porthole_session_protocol_errors_total",
+                                    "Sessions closed because the peer violated the protocol");
+  return c;
+}
+metrics::Counter& heartbeat_timeouts() {
+  static auto& c = metrics::counter("porthole_session_heartbeat_timeouts_total",
+                                    "Sessions closed because the peer went silent");
+  return c;
+}
+
+std::uint64_t now_us() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count());
+}
+
+}  // namespace
+
+Session::Session(std::unique_ptr<net::TlsSocket> tls, proto::Role role, SessionOptions options, std::string id)
+    : tls_(std::move(tls)),
+      mux_(role, options.mux),
+      options_(options),
+      id_(std::move(id)),
+      writer_signal_(tls_->socket().get_executor()),
+      heartbeat_timer_(tls_->socket().get_executor()),
+      last_rx_(Clock::now()) {}
+
+Session::~Session() = default;
+
+void Session::start() {
+  if (started_) return;
+  started_ = true;
+  auto ex = tls_->socket().get_executor();
+  auto self = shared_from_this();
+  asio::co_spawn(ex, [self]() { return self->read_loop(); }, asio::detached);
+  asio::co_spawn(ex, [self]() { return self->write_loop(); }, asio::detached);
+  asio::co_spawn(ex, [self]() { return self->heartbeat_loop(); }, asio::detached);
+}
+
+MuxStream* Session::find(proto::StreamId id) {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second;
+}
+
+Result<std::shared_ptr<MuxStream>> Session::open_stream(std::string_view metadata) {
+  if (closed_) return make_error("session closed");
+  auto id = mux_.open(metadata);
+  if (!id) return id.error();
+  auto stream = std::make_shared<MuxStream>(shared_from_this(), *id);
+  streams_[*id] = stream.get();
+  kick_writer();
+  return stream;
+}
+
+void Session::send_control(std::string_view message) {
+  if (closed_) return;
+  mux_.control(message);
+  kick_writer();
+}
+
+void Session::goaway(std::string_view reason) {
+  if (closed_) return;
+  mux_.goaway(0, reason);
+  kick_writer();
+}
+
+void Session::close(std::string_view reason) {
+  if (closed_) return;
+  closed_ = true;
+  auto self = shared_from_this();  // callbacks below may drop the last outside reference
+  spdlog::debug("session {}: closed: {} ({} streams, {} bytes in, {} bytes out)", id_, reason, streams_.size(),
+                bytes_in_, bytes_out_);
+  tls_->close();
+  heartbeat_timer_.cancel();
+  writer_signal_.notify();
+  auto streams = streams_;
+  for (auto& [sid, s] : streams) s->deliver_error(fmt::format("session closed: {}", reason));
+  if (cb_.on_close) cb_.on_close(reason);
+  cb_ = {};
+}
+
+net::Task<void> Session::read_loop() {
+  std::vector<std::uint8_t> buf(256 * 1024);
+  while (!closed_) {
+    auto n = co_await tls_->read_some(buf);
+    if (closed_) break;
+    if (!n) {
+      close(n.error().message);
+      break;
+    }
+    if (*n == 0) {
+      close("peer closed the connection");
+      break;
+    }
+    bytes_in_ += *n;
+    last_rx_ = Clock::now();
+    if (auto r = mux_.feed(std::span(buf.data(), *n), *this); !r) {
+      protocol_errors().inc();
+      spdlog::warn("session {}: protocol error: {}", id_, r.error().message);
+      close(fmt::format("protocol error: {}", r.error().message));
+      break;
+    }
+    if (mux_.has_output()) kick_writer();
+  }
+}
+
+net::Task<void> Session::write_loop() {
+  while (!closed_) {
+    if (!mux_.has_output()) {
+      co_await writer_signal_.wait();
+      continue;
+    }
+    mux_.take_output(write_buf_);
+    // Output drained: let blocked stream writers fill the next batch while this one is sent.
+    auto blocked = std::move(blocked_writers_);
+    blocked_writers_.clear();
+    for (auto id : blocked) {
+      if (auto* s = find(id)) s->wake_writer();
+    }
+    auto r = co_await tls_->write_all(write_buf_);
+    if (!r) {
+      close(r.error().message);
+      break;
+    }
+    bytes_out_ += write_buf_.size();
+    if (write_buf_.capacity() > 4 * options_.output_high_water) std::vector<std::uint8_t>().swap(write_buf_);
+  }
+}
+
+net::Task<void> Session::heartbeat_loop() {
+  const auto interval = options_.heartbeat.interval;
+  const auto timeout = options_.heartbeat.timeout;
+  while (!closed_) {
+    heartbeat_timer_.expires_after(interval);
+    co_await heartbeat_timer_.async_wait(net::use_nothrow);
+    if (closed_) break;
+    if (Clock::now() - last_rx_ > timeout) {
+      heartbeat_timeouts().inc();
+      close(fmt::format("no data from peer for {}s (heartbeat timeout)", timeout.count()));
+      break;
+    }
+    mux_.ping(now_us());
+    kick_writer();
+  }
+}
+
+void Session::on_open(proto::StreamId id, std::string_view metadata) {
+  if (!cb_.on_open) {
+    mux_.reset(id, proto::ResetCode::refused, "this side accepts no streams");
+    return;
+  }
+  auto stream = std::make_shared<MuxStream>(shared_from_this(), id);
+  streams_[id] = stream.get();
+  cb_.on_open(std::move(stream), metadata);
+}
+
+void Session::on_data(proto::StreamId id, std::span<const std::uint8_t> data) {
+  if (auto* s = find(id)) {
+    s->deliver(data);
+  } else {
+    mux_.reset(id, proto::ResetCode::cancel, "stream is gone");
+  }
+}
+
+void Session::on_fin(proto::StreamId id) {
+  if (auto* s = find(id)) s->deliver_fin();
+}
+
+void Session::on_reset(proto::StreamId id, std::uint32_t code, std::string_view reason) {
+  if (auto* s = find(id)) s->deliver_error(fmt::format("stream reset by peer (code {}): {}", code, reason));
+}
+
+void Session::on_window(proto::StreamId id) {
+  if (auto* s = find(id)) s->wake_writer();
+}
+
+void Session::on_control(std::string_view message) {
+  if (cb_.on_control) cb_.on_control(message);
+}
+
+void Session::on_ping(std::uint64_t payload, bool ack) {
+  if (!ack) {
+    mux_.ping(payload, true);
+    return;
+  }
+  const auto now = now_us();
+  if (payload <= now) rtt_ = std::chrono::microseconds(now - payload);
+}
+
+void Session::on_goaway(std::uint32_t code, std::string_view reason) {
+  spdlog::info("session {}: peer is going away (code {}): {}", id_, code, reason);
+}
+
+}  // namespace porthole::session

@@ -1,0 +1,131 @@
+// One agent<->relay session: a TLS connection carrying a Mux. Owns the read loop, a write loop
+// that drains the mux output in batches, and heartbeats. Streams are MuxStreams (ByteStream).
+// Everything runs on the executor of the TLS socket; no locks.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "config/model.hpp"
+#include "net/byte_stream.hpp"
+#include "net/signal.hpp"
+#include "net/tls_socket.hpp"
+#include "proto/mux.hpp"
+
+namespace porthole::session {
+
+class MuxStream;
+using Clock = std::chrono::steady_clock;
+
+struct SessionOptions {
+  config::Heartbeat heartbeat;
+  proto::MuxOptions mux;
+  std::size_t output_high_water = 512 * 1024;  // stream writers wait above this much queued output
+};
+
+struct SessionCallbacks {
+  // The peer opened a stream. Not set: every OPEN is refused.
+  std::function<void(std::shared_ptr<MuxStream>, std::string_view metadata)> on_open;
+  std::function<void(std::string_view message)> on_control;
+  std::function<void(std::string_view reason)> on_close;  // once, after close()
+};
+
+class Session : public std::enable_shared_from_this<Session>, private proto::MuxHandler {
+ public:
+  Session(std::unique_ptr<net::TlsSocket> tls, proto::Role role, SessionOptions options, std::string id);
+  ~Session() override;
+
+  void set_callbacks(SessionCallbacks cb) { cb_ = std::move(cb); }
+  void start();  // spawns the read, write and heartbeat loops
+
+  Result<std::shared_ptr<MuxStream>> open_stream(std::string_view metadata);
+  void send_control(std::string_view message);
+  // Tells the peer we are going away (no new streams); existing streams go on.
+  void goaway(std::string_view reason);
+  void close(std::string_view reason);  // idempotent: ends every stream and the connection
+  bool closed() const { return closed_; }
+
+  const std::string& id() const { return id_; }
+  std::size_t stream_count() const { return streams_.size(); }
+  std::chrono::microseconds rtt() const { return rtt_; }
+  net::TlsSocket& transport() { return *tls_; }
+  std::uint64_t bytes_in() const { return bytes_in_; }
+  std::uint64_t bytes_out() const { return bytes_out_; }
+
+ private:
+  friend class MuxStream;
+
+  // proto::MuxHandler
+  void on_open(proto::StreamId id, std::string_view metadata) override;
+  void on_data(proto::StreamId id, std::span<const std::uint8_t> data) override;
+  void on_fin(proto::StreamId id) override;
+  void on_reset(proto::StreamId id, std::uint32_t code, std::string_view reason) override;
+  void on_window(proto::StreamId id) override;
+  void on_control(std::string_view message) override;
+  void on_ping(std::uint64_t payload, bool ack) override;
+  void on_goaway(std::uint32_t code, std::string_view reason) override;
+
+  net::Task<void> read_loop();
+  net::Task<void> write_loop();
+  net::Task<void> heartbeat_loop();
+  void kick_writer() { writer_signal_.notify(); }
+  bool output_full() const { return mux_.output_size() >= options_.output_high_water; }
+  void wait_for_output_space(proto::StreamId id) { blocked_writers_.push_back(id); }
+  MuxStream* find(proto::StreamId id);
+
+  std::unique_ptr<net::TlsSocket> tls_;
+  proto::Mux mux_;
+  SessionOptions options_;
+  std::string id_;
+  SessionCallbacks cb_;
+  std::unordered_map<proto::StreamId, MuxStream*> streams_;
+  std::vector<proto::StreamId> blocked_writers_;
+  net::Signal writer_signal_;
+  net::asio::steady_timer heartbeat_timer_;
+  std::vector<std::uint8_t> write_buf_;
+  Clock::time_point last_rx_;
+  std::chrono::microseconds rtt_{0};
+  std::uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  bool closed_ = false;
+  bool started_ = false;
+};
+
+// A stream of a session, as a ByteStream. Received bytes wait in pooled chunks (bounded by the
+// flow-control window); sent bytes go into the session's output as DATA frames.
+class MuxStream final : public net::ByteStream {
+ public:
+  MuxStream(std::shared_ptr<Session> session, proto::StreamId id);
+  ~MuxStream() override;
+
+  net::Task<Result<net::Chunk>> read() override;
+  net::Task<Result<void>> write(std::span<const std::uint8_t> bytes) override;
+  void shutdown_write() override;
+  void abort(std::string_view reason) override;
+
+  proto::StreamId id() const { return id_; }
+  Session& session() { return *session_; }
+
+ private:
+  friend class Session;
+  void deliver(std::span<const std::uint8_t> data);
+  void deliver_fin();
+  void deliver_error(std::string reason);
+  void wake_writer() { tx_signal_.notify(); }
+
+  std::shared_ptr<Session> session_;
+  proto::StreamId id_;
+  std::vector<net::Chunk> rx_;  // FIFO; rx_head_ is the next to hand out
+  std::size_t rx_head_ = 0;
+  bool rx_fin_ = false;
+  bool tx_closed_ = false;
+  std::string error_;
+  net::Signal rx_signal_;
+  net::Signal tx_signal_;
+};
+
+}  // namespace porthole::session
