@@ -41,8 +41,8 @@ struct RelayConfig {
 
 struct TunnelConfig {
   std::string name;
-  std::string proto = "tcp";  // tcp (later: http, tls, udp)
-  HostPort local;             // the local service the tunnel forwards to
+  std::string proto = "tcp";                 // tcp (later: http, tls, udp)
+  HostPort local;                            // the local service the tunnel forwards to
   std::optional<std::uint16_t> remote_port;  // asked-for public port
   std::optional<int> source_line;            // where it was defined, for messages
 };

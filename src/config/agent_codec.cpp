@@ -1,0 +1,198 @@
+// porthole.toml (agent): `version = 1`, an optional [agent] table and [[tunnel]] blocks.
+#include <cctype>
+#include <cstdlib>
+
+#include "config/codec.hpp"
+#include "config/config.hpp"
+#include "config/toml_codec.hpp"
+
+namespace porthole::config {
+
+namespace detail {
+
+namespace {
+
+using std::chrono::seconds;
+
+void read_remote_port(TableReader& t, TunnelConfig& tc) {
+  std::int64_t v = 0;
+  if (t.integer("remote_port", v, 1, 65535)) tc.remote_port = static_cast<std::uint16_t>(v);
+}
+
+// Tunnel kinds: `proto = "..."` and the reader of that kind's own keys. Adding a kind (http,
+// tls, udp) is one line here plus its reader.
+using ReadKind = void (*)(TableReader&, TunnelConfig&);
+struct TunnelKind {
+  std::string_view proto;
+  ReadKind read;
+};
+constexpr TunnelKind kTunnelKinds[] = {
+    {"tcp", read_remote_port},
+};
+
+const TunnelKind* find_kind(std::string_view proto) {
+  for (const auto& k : kTunnelKinds) {
+    if (k.proto == proto) return &k;
+  }
+  return nullptr;
+}
+
+std::string kind_names() {
+  std::string out;
+  for (const auto& k : kTunnelKinds) out += fmt::format("{}{}", out.empty() ? "" : ", ", k.proto);
+  return out;
+}
+
+void read_tunnel(TableReader& t, TunnelConfig& tc) {
+  tc.source_line = static_cast<int>(t.line());
+  if (!t.string("name", tc.name, check_name) && !t.table().contains("name")) {
+    t.problem("name", "missing (every [[tunnel]] needs a unique name)");
+  }
+  std::string proto = tc.proto;
+  t.string("proto", proto);
+  const TunnelKind* kind = find_kind(proto);
+  if (kind == nullptr) {
+    t.problem("proto", fmt::format("unknown proto '{}' (one of: {})", proto, kind_names()));
+  } else {
+    tc.proto = proto;
+  }
+  std::string local;
+  auto check_local = [](std::string_view s) { return check_dial(s, "127.0.0.1"); };
+  if (t.string_or_int("local", local, check_local)) {
+    if (auto hp = parse_host_port(local, "127.0.0.1")) tc.local = *hp;
+  } else if (!t.table().contains("local")) {
+    t.problem("local", "missing (the local service: PORT or HOST:PORT)");
+  }
+  if (kind == nullptr) return;  // keys of an unknown kind cannot be judged
+  kind->read(t, tc);
+  t.finish();
+}
+
+// Names are unique; so is a remote_port within one proto.
+void check_unique(const std::vector<TunnelConfig>& tunnels, const std::vector<std::uint32_t>& name_lines,
+                  const std::vector<std::uint32_t>& port_lines, Problems& problems) {
+  for (std::size_t i = 0; i < tunnels.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      const auto& a = tunnels[j];
+      const auto& b = tunnels[i];
+      if (!b.name.empty() && a.name == b.name) {
+        problems.add(
+            name_lines[i], fmt::format("tunnel[{}].name", i),
+            fmt::format("duplicate tunnel name '{}' (first defined at line {})", b.name, name_lines[j]));
+      }
+      if (b.remote_port && a.remote_port == b.remote_port && a.proto == b.proto) {
+        problems.add(port_lines[i], fmt::format("tunnel[{}].remote_port", i),
+                     fmt::format("remote_port {} is already asked for by tunnel '{}' (line {})",
+                                 *b.remote_port, a.name, port_lines[j]));
+      }
+    }
+  }
+}
+
+void read_tunnels(TableReader& r, AgentConfig& c) {
+  const toml::node* n = r.take("tunnel");
+  if (n == nullptr) return;
+  const auto* arr = n->as_array();
+  if (arr != nullptr && arr->empty()) return;
+  if (arr == nullptr || !arr->is_array_of_tables()) {
+    r.problem("tunnel",
+              fmt::format("expected [[tunnel]] blocks (an array of tables), got {}", type_name(*n)));
+    return;
+  }
+  std::vector<std::uint32_t> name_lines, port_lines;
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    TableReader t(*arr->get(i)->as_table(), fmt::format("tunnel[{}]", i), r.problems());
+    TunnelConfig tc;
+    read_tunnel(t, tc);
+    name_lines.push_back(t.line_of_key("name"));
+    port_lines.push_back(t.line_of_key("remote_port"));
+    c.tunnels.push_back(std::move(tc));
+  }
+  check_unique(c.tunnels, name_lines, port_lines, r.problems());
+}
+
+Result<std::string> check_env_name(std::string_view s) {
+  bool ok = !s.empty();
+  for (char ch : s) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_');
+  if (!ok) return make_error("invalid environment variable name");
+  return std::string(s);
+}
+
+void read_token(TableReader& t, AgentConfig& c) {
+  t.string("token", c.token, check_secret);
+  std::string var;
+  if (!t.string("token_env", var, check_env_name)) return;
+  if (t.table().contains("token")) {
+    t.problem("token_env", "give token or token_env, not both");
+    return;
+  }
+  const char* value = std::getenv(var.c_str());
+  if (value == nullptr || *value == '\0') {
+    t.problem("token_env", fmt::format("environment variable {} is not set", var));
+    return;
+  }
+  if (auto r = check_secret(value); !r) {
+    t.problem("token_env", fmt::format("environment variable {} {}", var, r.error().message));
+    return;
+  }
+  c.token = value;
+}
+
+void read_agent_table(TableReader& t, AgentConfig& c) {
+  t.string("relay", c.relay, [](std::string_view s) { return check_dial(s, ""); });
+  read_token(t, c);
+  t.string("relay_fingerprint", c.relay_fingerprint, normalize_fingerprint);
+  t.string("relay_ca", c.relay_ca, check_path(t.problems().base_dir()));
+  if (t.table().contains("relay_fingerprint") && t.table().contains("relay_ca")) {
+    t.problem("relay_ca", "give relay_fingerprint or relay_ca, not both");
+  }
+  t.string("name", c.name, check_name);
+  t.string("inspect", c.inspect, [](std::string_view s) -> Result<std::string> {
+    if (s == "off") return std::string(s);
+    return check_listen(s, "127.0.0.1");
+  });
+  t.boolean("exit_on_failure", c.exit_on_failure);
+  read_heartbeat(t, c.heartbeat);
+  t.seconds("shutdown_grace", c.shutdown_grace, seconds(0), seconds(3600));
+  t.finish();
+}
+
+}  // namespace
+
+void read_agent_root(const toml::table& root, Problems& problems, AgentConfig& c) {
+  TableReader r(root, "", problems);
+  if (!check_version(r)) return;
+  if (r.take("relay") != nullptr) {
+    r.problem("relay", "belongs in a relay config (relay.toml), not an agent config");
+  }
+  if (const toml::node* n = r.take("agent")) {
+    if (const auto* tbl = n->as_table()) {
+      TableReader t(*tbl, "agent", problems);
+      read_agent_table(t, c);
+    } else {
+      r.problem("agent", fmt::format("expected a table ([agent]), got {}", type_name(*n)));
+    }
+  }
+  read_tunnels(r, c);
+  r.finish();
+}
+
+}  // namespace detail
+
+Result<AgentConfig> detail::parse_agent_at(std::string_view text, std::string_view source,
+                                           std::string_view base_dir) {
+  Problems problems{std::string(source), std::string(base_dir)};
+  bool syntax_ok = false;
+  toml::table root = parse_toml(text, problems, syntax_ok);
+  if (!syntax_ok) return problems.to_error();
+  AgentConfig c;
+  read_agent_root(root, problems, c);
+  if (!problems.empty()) return problems.to_error();
+  return c;
+}
+
+Result<AgentConfig> parse_agent_config(std::string_view text, std::string_view source) {
+  return detail::parse_agent_at(text, source, "");
+}
+
+}  // namespace porthole::config

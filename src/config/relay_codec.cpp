@@ -1,0 +1,94 @@
+// relay.toml: `version = 1` and a [relay] table (docs/config.md).
+#include "config/codec.hpp"
+#include "config/config.hpp"
+#include "config/toml_codec.hpp"
+
+namespace porthole::config {
+
+namespace detail {
+
+namespace {
+
+using std::chrono::seconds;
+
+StringCheck listen_on(std::string_view default_host) {
+  return [default_host](std::string_view s) { return check_listen(s, default_host); };
+}
+
+void read_limits(TableReader& t, RelayConfig& c) {
+  std::int64_t v = 0;
+  bool total = t.integer("max_pending_handshakes", v, 1, 1'000'000);
+  if (total) c.max_pending_handshakes = static_cast<std::uint32_t>(v);
+  bool per_ip = t.integer("max_pending_per_ip", v, 1, 1'000'000);
+  if (per_ip) c.max_pending_per_ip = static_cast<std::uint32_t>(v);
+  if ((total || per_ip) && c.max_pending_per_ip > c.max_pending_handshakes) {
+    t.problem(per_ip ? "max_pending_per_ip" : "max_pending_handshakes",
+              fmt::format("max_pending_per_ip ({}) exceeds max_pending_handshakes ({})", c.max_pending_per_ip,
+                          c.max_pending_handshakes));
+  }
+}
+
+void read_relay_table(TableReader& t, RelayConfig& c) {
+  t.string("agents", c.agents, listen_on("0.0.0.0"));
+  t.string("http", c.http, listen_on("0.0.0.0"));
+  t.string("https", c.https, listen_on("0.0.0.0"));
+  t.string("admin", c.admin, listen_on("127.0.0.1"));
+  t.string("domain", c.domain, check_domain);
+  t.port_range("tcp_ports", c.tcp_ports);
+  t.port_range("udp_ports", c.udp_ports);
+  auto path = check_path(t.problems().base_dir());
+  t.string("data_dir", c.data_dir, path);
+  t.string("cert", c.cert_file, path);
+  t.string("key", c.key_file, path);
+  bool has_cert = t.table().contains("cert");
+  if (has_cert != t.table().contains("key")) {
+    t.problem(has_cert ? "cert" : "key", "cert and key must be given together");
+  }
+  t.string_array("tokens", c.tokens, check_secret);
+  read_heartbeat(t, c.heartbeat);
+  t.seconds("handshake_timeout", c.handshake_timeout, seconds(1), seconds(300));
+  read_limits(t, c);
+  t.seconds("shutdown_grace", c.shutdown_grace, seconds(0), seconds(3600));
+  t.finish();
+}
+
+}  // namespace
+
+void read_relay_root(const toml::table& root, Problems& problems, RelayConfig& c) {
+  TableReader r(root, "", problems);
+  if (!check_version(r)) return;
+  for (std::string_view other : {"agent", "tunnel"}) {
+    if (r.take(other) != nullptr) {
+      r.problem(other, "belongs in an agent config (porthole.toml), not a relay config");
+    }
+  }
+  if (const toml::node* n = r.take("relay")) {
+    if (const auto* tbl = n->as_table()) {
+      TableReader t(*tbl, "relay", problems);
+      read_relay_table(t, c);
+    } else {
+      r.problem("relay", fmt::format("expected a table ([relay]), got {}", type_name(*n)));
+    }
+  }
+  r.finish();
+}
+
+}  // namespace detail
+
+Result<RelayConfig> detail::parse_relay_at(std::string_view text, std::string_view source,
+                                           std::string_view base_dir) {
+  Problems problems{std::string(source), std::string(base_dir)};
+  bool syntax_ok = false;
+  toml::table root = parse_toml(text, problems, syntax_ok);
+  if (!syntax_ok) return problems.to_error();
+  RelayConfig c;
+  read_relay_root(root, problems, c);
+  if (!problems.empty()) return problems.to_error();
+  return c;
+}
+
+Result<RelayConfig> parse_relay_config(std::string_view text, std::string_view source) {
+  return detail::parse_relay_at(text, source, "");
+}
+
+}  // namespace porthole::config
