@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.hpp"
@@ -31,6 +32,8 @@ enum class Protocol { tcp, udp };
 std::string_view to_string(Method m);    // "auto", "upnp", "natpmp", "pcp"
 std::string_view to_string(Protocol p);  // "tcp", "udp"
 Result<Method> parse_method(std::string_view text);
+// "EXTPORT[:INTPORT]" -> {external, internal}; internal defaults to external. Ports 1..65535.
+Result<std::pair<std::uint16_t, std::uint16_t>> parse_port_pair(std::string_view text);
 
 // Prefix of the description porthole gives its UPnP mappings (and the default description).
 inline constexpr std::string_view kDescriptionPrefix = "porthole";
@@ -152,6 +155,9 @@ std::chrono::steady_clock::time_point next_renewal(const LeaseState& s,
 // backwards by more than 1 s, or advanced too little compared to local time.
 bool router_restarted(std::uint32_t prev_epoch, std::chrono::steady_clock::time_point prev_local,
                       std::uint32_t new_epoch, std::chrono::steady_clock::time_point new_local);
+
+// Delay before retrying after the n-th consecutive failure (1, 2, 4 … capped at 30 s).
+std::chrono::seconds retry_backoff(int failures);
 
 struct KeeperOptions {
   bool keep = false;               // leave the mapping in place on exit

@@ -1,0 +1,191 @@
+// PCP over UDP: one request, retransmitted (250 ms, doubling) until a valid reply or the deadline.
+// Replies from anyone but the gateway's port 5351, undecodable replies and wrong nonces are
+// ignored with a counter and a log line; waiting goes on until the deadline.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "core/metrics.hpp"
+#include "router/backends.hpp"
+
+namespace porthole::router::detail {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class UdpSocket {
+ public:
+  UdpSocket() : fd_(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {}
+  ~UdpSocket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+sockaddr_in v4(const std::string& addr, std::uint16_t port) {
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
+  return sa;
+}
+
+// Returns the first reply `accept` takes, or an error after the deadline.
+template <class Accept>
+Result<pcp::Response> exchange(const Ctx& c, const std::vector<std::uint8_t>& req, Accept accept) {
+  UdpSocket s;
+  if (s.fd() < 0) return make_error("PCP: socket: {}", std::strerror(errno));
+  sockaddr_in local = v4(c.gw.lan_address, 0), gw = v4(c.gw.gateway, pcp::kServerPort);
+  if (::bind(s.fd(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+    return make_error("PCP: cannot bind to {}: {}", c.gw.lan_address, std::strerror(errno));
+  }
+  auto deadline = Clock::now() + c.timeout;
+  auto rto = std::chrono::milliseconds(250);
+  std::string last_ignored;
+  while (Clock::now() < deadline) {
+    if (::sendto(s.fd(), req.data(), req.size(), 0, reinterpret_cast<sockaddr*>(&gw), sizeof gw) < 0) {
+      count_error("pcp", "send");
+      return make_error("PCP: cannot send to {}: {}", c.gw.gateway, std::strerror(errno));
+    }
+    auto resend = std::min(deadline, Clock::now() + rto);
+    rto *= 2;
+    while (true) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(resend - Clock::now()).count();
+      if (left <= 0) break;
+      pollfd p{s.fd(), POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      std::uint8_t buf[pcp::kMaxMessage + 4];
+      sockaddr_in from{};
+      socklen_t flen = sizeof from;
+      ssize_t n = ::recvfrom(s.fd(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
+      if (n < 0) continue;
+      if (from.sin_addr.s_addr != gw.sin_addr.s_addr || from.sin_port != gw.sin_port) {
+        char a[INET_ADDRSTRLEN] = {};
+        inet_ntop(AF_INET, &from.sin_addr, a, sizeof a);
+        count_ignored("pcp", "wrong_source", fmt::format("reply from {}:{}, not the gateway", a,
+                                                         ntohs(from.sin_port)));
+        continue;
+      }
+      auto r = pcp::decode_response({buf, static_cast<std::size_t>(n)});
+      if (!r) {
+        // A NAT-PMP-only router answers with version 0: a definite "no PCP here".
+        if (n >= 1 && buf[0] == 0) return r.error();
+        count_ignored("pcp", "malformed", r.error().message);
+        last_ignored = r.error().message;
+        continue;
+      }
+      if (auto why = accept(*r); !why.empty()) {
+        count_ignored("pcp", why, "reply does not match the request");
+        last_ignored = why;
+        continue;
+      }
+      return r;
+    }
+  }
+  count_error("pcp", "timeout");
+  if (!last_ignored.empty()) {
+    return make_error("PCP: no valid answer from {} within {} ms (ignored: {})", c.gw.gateway,
+                      c.timeout.count(), last_ignored);
+  }
+  return make_error("PCP: no answer from {}:{} within {} ms", c.gw.gateway, pcp::kServerPort,
+                    c.timeout.count());
+}
+
+}  // namespace
+
+pcp::Nonce pcp_random_nonce() {
+  std::random_device rd;
+  pcp::Nonce n{};
+  for (auto& b : n) b = static_cast<std::uint8_t>(rd());
+  return n;
+}
+
+MethodProbe pcp_probe(const Ctx& c) {
+  MethodProbe mp;
+  mp.method = Method::pcp;
+  auto client = pcp::ipv4_mapped(c.gw.lan_address);
+  if (!client) {
+    mp.error = client.error().message;
+    return mp;
+  }
+  // ANNOUNCE tells whether PCP is there and its epoch. PCP has no "external address" query, so
+  // a MAP that deletes a mapping nobody has (port 9, fresh nonce) asks for the address.
+  auto r = exchange(c, pcp::encode_announce(*client), [](const pcp::Response& x) -> std::string {
+    return x.opcode == pcp::Opcode::announce ? "" : "wrong_opcode";
+  });
+  if (!r) {
+    mp.answered = r.error().message.find("NAT-PMP") != std::string::npos;
+    mp.error = r.error().message;
+    return mp;
+  }
+  mp.answered = true;
+  mp.epoch = r->epoch;
+  if (r->result != 0) {
+    mp.error = pcp::result_text(r->result);
+    return mp;
+  }
+  MappingRequest probe_req;
+  probe_req.external_port = 9;
+  probe_req.internal_port = 9;
+  auto m = pcp_map(c, probe_req, pcp_random_nonce(), 0);
+  if (!m) {
+    mp.error = m.error().message;
+  } else if (m->external_address.empty()) {
+    mp.error = "PCP answers but did not report an external address";
+  } else {
+    mp.ok = true;
+    mp.external_ip = m->external_address;
+  }
+  mp.detail = "PCP version 2";
+  return mp;
+}
+
+Result<Mapping> pcp_map(const Ctx& c, const MappingRequest& req, const pcp::Nonce& nonce,
+                        std::uint32_t lifetime) {
+  auto client = pcp::ipv4_mapped(c.gw.lan_address);
+  if (!client) return client.error();
+  pcp::MapRequest mr;
+  mr.client_ip = *client;
+  mr.lifetime = lifetime;
+  mr.nonce = nonce;
+  mr.protocol = req.protocol == Protocol::udp ? pcp::kProtoUdp : pcp::kProtoTcp;
+  mr.internal_port = req.internal_port ? req.internal_port : req.external_port;
+  mr.suggested_external_port = req.external_port;
+  auto r = exchange(c, pcp::encode_map(mr), [&](const pcp::Response& x) -> std::string {
+    if (x.opcode != pcp::Opcode::map) return "wrong_opcode";
+    if (x.map && x.map->nonce != nonce) return "wrong_nonce";
+    return "";
+  });
+  if (!r) return r.error();
+  auto md = pcp::match_map_reply(*r, mr);
+  if (!md) {
+    count_error("pcp", "refused");
+    return make_error("PCP: {}", md.error().message);
+  }
+  Mapping m;
+  m.method = Method::pcp;
+  m.protocol = req.protocol;
+  m.external_port = md->external_port ? md->external_port : req.external_port;
+  m.internal_port = mr.internal_port;
+  m.internal_address = c.gw.lan_address;
+  m.external_address = pcp::format_ip(md->external_ip);
+  m.lease_seconds = r->lifetime;
+  m.description = req.description;
+  m.epoch = r->epoch;
+  m.ours = true;
+  return m;
+}
+
+}  // namespace porthole::router::detail
