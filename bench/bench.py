@@ -55,7 +55,7 @@ def machine_info():
         "kernel": platform.release(), "loadavg_start": os.getloadavg(),
         "nofile": tool_version(["sh", "-c", "ulimit -n"]),
         "iperf3": tool_version(["iperf3", "--version"]), "haproxy": tool_version(["haproxy", "-v"]),
-        "ssh": tool_version(["ssh", "-V"]), "socat": tool_version(["socat", "-V"]).strip(),
+        "ssh": tool_version(["ssh", "-V"]), "socat": tool_version(["sh", "-c", "socat -V | grep 'socat version'"]),
     }
 
 

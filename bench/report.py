@@ -75,9 +75,9 @@ def _goal(label, value, limit, higher_is_better, unit="×"):
     if ok:
         verdict = "met"
     elif higher_is_better:
-        verdict = f"missed: {value / limit:.0%} of the goal"
+        verdict = f"missed by {1 - value / limit:.0%} (needs ≥ {limit:g}{unit})"
     else:
-        verdict = f"missed: {value / limit:.2f}× over the limit"
+        verdict = f"missed: {value / limit:.2f}× the limit (needs ≤ {limit:g}{unit})"
     return f"| {label} | {value:.2f}{unit} | {verdict} |"
 
 

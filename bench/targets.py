@@ -84,8 +84,8 @@ def setup_socat(ctx):
                   notes="one hop, fork per connection, 64 KiB buffer, TCP_NODELAY")
 
 
-def _ssh_files(ctx):
-    d = os.path.join(ctx.tmp, "ssh")
+def _ssh_files(ctx, tag):
+    d = os.path.join(ctx.tmp, tag)
     os.makedirs(d, exist_ok=True)
     for key in ("host_key", "id"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", os.path.join(d, key)],
@@ -96,8 +96,9 @@ def _ssh_files(ctx):
     return d
 
 
-def setup_ssh(ctx):
-    d = _ssh_files(ctx)
+def setup_ssh(ctx, interactive=True):
+    tag = "ssh" if interactive else "ssh-N"
+    d = _ssh_files(ctx, tag)
     sp, ri, re_ = free_port(), free_port(), free_port()
     cfg = os.path.join(d, "sshd_config")
     with open(cfg, "w") as f:
@@ -118,26 +119,29 @@ MaxStartups 100
 LogLevel ERROR
 """)
     sshd_argv = ["/usr/sbin/sshd", "-D", "-e", "-f", cfg]
-    sshd = ctx.procs.start("sshd", sshd_argv)
+    sshd = ctx.procs.start(tag + "-sshd", sshd_argv)
     ctx.procs.wait_port(sshd, sp, 10)
     # -tt + a remote command makes the session "interactive", which is what turns TCP_NODELAY
     # on in OpenSSH; with -N every new forwarded connection waits ~40 ms on Nagle + delayed ACK.
-    ssh_argv = ["ssh", "-F", "/dev/null", "-i", f"{d}/id", "-p", str(sp), "-tt",
+    ssh_argv = ["ssh", "-F", "/dev/null", "-i", f"{d}/id", "-p", str(sp), "-tt" if interactive else "-N",
                 "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
                 "-o", f"UserKnownHostsFile={d}/known_hosts", "-o", f"Ciphers={SSH_CIPHER}",
                 "-o", "ExitOnForwardFailure=yes",
                 "-R", f"127.0.0.1:{ri}:127.0.0.1:{ctx.iperf_port}",
                 "-R", f"127.0.0.1:{re_}:127.0.0.1:{ctx.echo_port}",
-                "root@127.0.0.1", "exec sleep 2147483647"]
-    ssh = ctx.procs.start("ssh", ssh_argv)
+                "root@127.0.0.1"] + (["exec sleep 2147483647"] if interactive else [])
+    ssh = ctx.procs.start(tag + "-client", ssh_argv)
     ctx.procs.wait_port(ssh, ri, 15)
     ctx.procs.wait_port(ssh, re_, 15)
-    return Target("ssh -R", ri, re_, relay_pids=[sshd.pid], agent_pids=[ssh.pid],
+    name, how = ("ssh -R", "-tt session, so TCP_NODELAY is on") if interactive else \
+        ("ssh -R -N", "-N: no TCP_NODELAY (Nagle)")
+    return Target(name, ri, re_, relay_pids=[sshd.pid], agent_pids=[ssh.pid],
                   commands=[" ".join(sshd_argv), _indent(cfg), " ".join(ssh_argv)],
-                  notes=f"OpenSSH, {SSH_CIPHER}, -tt session so TCP_NODELAY is on")
+                  notes=f"OpenSSH, {SSH_CIPHER}, {how}")
 
 
-_FP_RE = re.compile(r"((?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}|\b[0-9A-Fa-f]{64}\b|SHA256:[A-Za-z0-9+/]{43}=?)")
+# The relay prints "SHA256:<64 hex>" (colon-separated pairs accepted too).
+_FP_RE = re.compile(r"((?:[0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}|\b[0-9A-Fa-f]{64}\b)")
 _FWD_RE = r"Forwarding tcp://(\[[^\]]+\]|[^\s:/]+):(\d+)"
 
 
@@ -177,6 +181,7 @@ SETUPS = {
     "direct": setup_direct,
     "porthole": setup_porthole,
     "ssh": setup_ssh,
+    "ssh-N": lambda ctx: setup_ssh(ctx, interactive=False),  # not in the default list
     "haproxy": setup_haproxy,
     "socat": setup_socat,
 }
