@@ -86,6 +86,8 @@ std::string_view type_name(const toml::node& n) {
 }
 
 toml::table parse_toml(std::string_view text, Problems& problems, bool& syntax_ok) {
+  syntax_ok = guard_toml_text(text, problems);
+  if (!syntax_ok) return toml::table{};
   auto result = toml::parse(text, problems.source());
   syntax_ok = static_cast<bool>(result);
   if (!result) {

@@ -51,6 +51,10 @@ class Problems {
 std::uint32_t line_of(const toml::node& n);
 std::string_view type_name(const toml::node& n);
 
+// Refuses the few code points toml++ 3.3 cannot safely classify where it would classify them
+// (toml_guard_codec.cpp). False (and a problem recorded) when the text must not be parsed.
+bool guard_toml_text(std::string_view text, Problems& problems);
+
 // Parses `text`; on a syntax error records it and returns an empty table.
 toml::table parse_toml(std::string_view text, Problems& problems, bool& syntax_ok);
 

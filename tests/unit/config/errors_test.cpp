@@ -150,6 +150,26 @@ TEST(ConfigErrors, SyntaxErrorNamesLine) {
   EXPECT_EQ(msg.rfind("relay.toml:4: TOML syntax error: ", 0), 0u) << msg;
 }
 
+TEST(ConfigErrors, CodePointsThatCrashTomlppAreRefused) {
+  // Where toml++ 3.3 asks whether these are whitespace it reaches __builtin_unreachable
+  // (fuzz_config): between tokens, in quoted keys, after a backslash in a """ string.
+  const std::string tail = " outside a comment or string value (a limit of the TOML parser)";
+  EXPECT_EQ(relay_error("version = 1\n\xef\xbb\xbd\n"), "relay.toml:2: unsupported character U+FEFD" + tail);
+  EXPECT_EQ(relay_error("version = 1\n\"caf\xc3\xa9\" = 1\n"),
+            "relay.toml:2: unsupported character U+00E9" + tail);
+  EXPECT_EQ(relay_error("version = 1\n[\"\xc3\xa9\"]\n"),
+            "relay.toml:2: unsupported character U+00E9" + tail);
+  EXPECT_EQ(relay_error("version = 1\nx = \"\"\"\\\n  \xc2\xa7\"\"\"\n"),
+            "relay.toml:3: unsupported character U+00A7" + tail);
+  // Comments and string values may hold any text; a byte-order mark is fine.
+  auto ok = parse_agent_config(
+      "\xef\xbb\xbfversion = 1 # caf\xc3\xa9 \xef\xbb\xbd\n[agent]\nname = \"x\"\n"
+      "token = \"t\xc3\xa9st\"\nrelay_ca = \"\"\"/home/j\xc3\xb6rg/ca.pem\"\"\"\n",
+      "a.toml");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->relay_ca, "/home/j\xc3\xb6rg/ca.pem");
+}
+
 TEST(ConfigErrors, SecretsAreNeverPrinted) {
   auto msg = relay_error("version = 1\n[relay]\ntokens = [\"good\", \"has space-SECRET\", 7]\n");
   EXPECT_EQ(msg,
