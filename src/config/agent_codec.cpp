@@ -2,7 +2,6 @@
 #include <cctype>
 #include <cstdlib>
 
-#include "config/codec.hpp"
 #include "config/config.hpp"
 #include "config/toml_codec.hpp"
 
@@ -178,21 +177,5 @@ void read_agent_root(const toml::table& root, Problems& problems, AgentConfig& c
 }
 
 }  // namespace detail
-
-Result<AgentConfig> detail::parse_agent_at(std::string_view text, std::string_view source,
-                                           std::string_view base_dir) {
-  Problems problems{std::string(source), std::string(base_dir)};
-  bool syntax_ok = false;
-  toml::table root = parse_toml(text, problems, syntax_ok);
-  if (!syntax_ok) return problems.to_error();
-  AgentConfig c;
-  read_agent_root(root, problems, c);
-  if (!problems.empty()) return problems.to_error();
-  return c;
-}
-
-Result<AgentConfig> parse_agent_config(std::string_view text, std::string_view source) {
-  return detail::parse_agent_at(text, source, "");
-}
 
 }  // namespace porthole::config

@@ -1,5 +1,4 @@
 // relay.toml: `version = 1` and a [relay] table (docs/config.md).
-#include "config/codec.hpp"
 #include "config/config.hpp"
 #include "config/toml_codec.hpp"
 
@@ -74,21 +73,5 @@ void read_relay_root(const toml::table& root, Problems& problems, RelayConfig& c
 }
 
 }  // namespace detail
-
-Result<RelayConfig> detail::parse_relay_at(std::string_view text, std::string_view source,
-                                           std::string_view base_dir) {
-  Problems problems{std::string(source), std::string(base_dir)};
-  bool syntax_ok = false;
-  toml::table root = parse_toml(text, problems, syntax_ok);
-  if (!syntax_ok) return problems.to_error();
-  RelayConfig c;
-  read_relay_root(root, problems, c);
-  if (!problems.empty()) return problems.to_error();
-  return c;
-}
-
-Result<RelayConfig> parse_relay_config(std::string_view text, std::string_view source) {
-  return detail::parse_relay_at(text, source, "");
-}
 
 }  // namespace porthole::config
