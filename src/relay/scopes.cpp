@@ -1,0 +1,125 @@
+#include "relay/scopes.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace porthole::relay {
+namespace {
+
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+Result<void> check_glob_list(std::string_view what, std::string_view list) {
+  if (list.size() > 1024) return make_error("{}: too long", what);
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    auto comma = list.find(',', start);
+    auto glob = list.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    if (glob.empty()) return make_error("{} '{}': empty pattern in the list", what, list);
+    for (char c : glob) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                c == '.' || c == '_' || c == '*' || c == '?';
+      if (!ok)
+        return make_error("{} '{}': unexpected character '{}' (letters, digits, - . _ * ?)", what, list, c);
+    }
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return {};
+}
+
+}  // namespace
+
+// Iterative matcher with single back-tracking point: linear in practice, no recursion.
+bool glob_match(std::string_view pattern, std::string_view text) {
+  std::size_t p = 0, t = 0;
+  std::size_t star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || lower(pattern[p]) == lower(text[t]))) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      mark = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool glob_list_match(std::string_view list, std::string_view text) {
+  if (list.empty()) return true;
+  std::size_t start = 0;
+  while (true) {
+    auto comma = list.find(',', start);
+    auto glob = list.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    if (glob_match(glob, text)) return true;
+    if (comma == std::string_view::npos) return false;
+    start = comma + 1;
+  }
+}
+
+bool subdomain_allowed(const Scopes& s, std::string_view subdomain) {
+  return glob_list_match(s.allow_subdomain, subdomain);
+}
+
+bool port_allowed(const Scopes& s, std::uint16_t port) {
+  return !s.allow_port || s.allow_port->contains(port);
+}
+
+bool private_allowed(const Scopes& s, std::string_view name) {
+  return glob_list_match(s.allow_private, name);
+}
+
+std::optional<PortRange> allowed_port_range(const Scopes& s, PortRange relay_range) {
+  if (!s.allow_port) return relay_range;
+  PortRange r{std::max(s.allow_port->lo, relay_range.lo), std::min(s.allow_port->hi, relay_range.hi)};
+  if (r.lo > r.hi) return std::nullopt;
+  return r;
+}
+
+Result<Scopes> parse_scopes(std::string_view allow_subdomain, std::string_view allow_port,
+                            std::string_view allow_private) {
+  Scopes s;
+  if (!allow_subdomain.empty()) {
+    if (auto r = check_glob_list("--allow-subdomain", allow_subdomain); !r) return r.error();
+    s.allow_subdomain = allow_subdomain;
+  }
+  if (!allow_port.empty()) {
+    auto r = parse_port_range(allow_port);
+    if (!r) return make_error("--allow-port: {}", r.error().message);
+    s.allow_port = *r;
+  }
+  if (!allow_private.empty()) {
+    if (auto r = check_glob_list("--allow-private", allow_private); !r) return r.error();
+    s.allow_private = allow_private;
+  }
+  return s;
+}
+
+std::string format_port_scope(const std::optional<PortRange>& r) {
+  if (!r) return "";
+  return r->lo == r->hi ? fmt::format("{}", r->lo) : fmt::format("{}-{}", r->lo, r->hi);
+}
+
+std::string describe(const Scopes& s) {
+  std::string out;
+  auto add = [&out](std::string_view k, std::string_view v) {
+    if (v.empty()) return;
+    if (!out.empty()) out += ' ';
+    out += fmt::format("{}={}", k, v);
+  };
+  add("subdomain", s.allow_subdomain);
+  add("port", format_port_scope(s.allow_port));
+  add("private", s.allow_private);
+  return out.empty() ? "any" : out;
+}
+
+}  // namespace porthole::relay

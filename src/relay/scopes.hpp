@@ -1,0 +1,44 @@
+// Token scopes: what a token may ask the relay for. Pure functions, no I/O.
+// An empty scope allows anything. Globs: '*' any run of characters, '?' one character,
+// case-insensitive; a comma-separated list matches when any of its globs does.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/address.hpp"
+#include "core/result.hpp"
+
+namespace porthole::relay {
+
+struct Scopes {
+  std::string allow_subdomain;          // glob list for HTTP subdomains, "" = any
+  std::optional<PortRange> allow_port;  // public TCP/UDP ports, nullopt = any
+  std::string allow_private;            // glob list for private (site-to-site) names, "" = any
+  friend bool operator==(const Scopes&, const Scopes&) = default;
+};
+
+bool glob_match(std::string_view pattern, std::string_view text);
+// True when any comma-separated glob of `list` matches `text` (an empty list matches all).
+bool glob_list_match(std::string_view list, std::string_view text);
+
+bool subdomain_allowed(const Scopes& s, std::string_view subdomain);
+bool port_allowed(const Scopes& s, std::uint16_t port);
+bool private_allowed(const Scopes& s, std::string_view name);
+
+// The ports a token may get from the relay's range: their intersection, nullopt when empty.
+std::optional<PortRange> allowed_port_range(const Scopes& s, PortRange relay_range);
+
+// Validates the flag/column text ("" for any): globs of [A-Za-z0-9*?.-] (plus ',' between
+// globs), port "LO-HI" or "PORT". Errors name the scope.
+Result<Scopes> parse_scopes(std::string_view allow_subdomain, std::string_view allow_port,
+                            std::string_view allow_private);
+
+// "LO-HI" ("" for any).
+std::string format_port_scope(const std::optional<PortRange>& r);
+// A one-line summary: "subdomain=app-* port=20000-20010", or "any".
+std::string describe(const Scopes& s);
+
+}  // namespace porthole::relay

@@ -1,0 +1,94 @@
+// The relay's state in SQLite (DATA/relay.db, WAL): tokens (hashed, never the secret),
+// port reservations (an agent gets its public port back after a restart) and an audit log.
+// Thread-safe: every call takes the store's mutex (none of this is on the data path).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "proto/auth.hpp"
+#include "relay/scopes.hpp"
+#include "relay/sqlite.hpp"
+
+namespace porthole::relay {
+
+inline constexpr int kStoreSchemaVersion = 1;
+
+struct TokenRecord {
+  std::string name;  // unique; "cli-<id>" for --token / relay.toml tokens
+  std::string id;    // proto::token_id(token)
+  proto::Key key{};  // proto::token_key(token)
+  Scopes scopes;
+  std::int64_t created_at = 0;  // unix seconds
+  std::optional<std::int64_t> revoked_at;
+  bool is_static = false;  // from --token / relay.toml: kept in memory only
+};
+
+struct AuditEntry {
+  std::int64_t id = 0;
+  std::int64_t ts_ms = 0;  // unix milliseconds
+  std::string event, detail;
+};
+
+class Store {
+ public:
+  // DATA/relay.db, creating the data dir (0700) and the file (0600) when `create`.
+  // With create == false and no database yet, returns an empty in-memory store.
+  static Result<std::unique_ptr<Store>> open(const std::string& data_dir, bool create = true);
+  // A database at an exact path (":memory:" for tests).
+  static Result<std::unique_ptr<Store>> open_file(const std::string& path);
+
+  // A new token named `name` ([A-Za-z0-9._-], 1..64, not starting with "cli-"); returns the
+  // secret, which is not stored and cannot be shown again. A revoked token's name may be reused.
+  Result<std::string> create_token(std::string_view name, const Scopes& scopes);
+  // Accepts `token` (from --token or relay.toml) with no scopes, as "cli-<id>", in memory.
+  Result<void> add_static_token(std::string_view token);
+  // The token with this id, unless revoked or unknown.
+  std::optional<TokenRecord> find_token(std::string_view id) const;
+  std::optional<TokenRecord> find_token_by_name(std::string_view name) const;
+  // Every token (static ones first, then stored ones by name), revoked ones included.
+  std::vector<TokenRecord> list_tokens() const;
+  // Marks the token revoked and releases its port reservations.
+  Result<void> revoke_token(std::string_view name);
+
+  std::optional<std::uint16_t> reserved_port(std::string_view token_name, std::string_view tunnel_name) const;
+  // Records (or moves) the reservation of token/tunnel; fails when another pair holds `port`.
+  Result<void> reserve_port(std::string_view token_name, std::string_view tunnel_name, std::uint16_t port);
+  bool port_reserved_by_other(std::uint16_t port, std::string_view token_name,
+                              std::string_view tunnel_name) const;
+  Result<void> release_port(std::string_view token_name, std::string_view tunnel_name);
+
+  // Appends a timestamped row; failures are logged and counted, never thrown.
+  void audit(std::string_view event, std::string_view detail);
+  // Newest first.
+  std::vector<AuditEntry> list_audit(std::size_t limit) const;
+
+  int schema_version() const;
+
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+ private:
+  struct Statements;
+  explicit Store(sqlite::Db db);
+  Result<void> init();
+  std::optional<TokenRecord> find_stored(std::string_view column_sql, std::string_view value) const;
+
+  mutable std::mutex mu_;
+  sqlite::Db db_;
+  std::unique_ptr<Statements> st_;
+  std::map<std::string, TokenRecord, std::less<>> static_tokens_;  // by id
+};
+
+// Checks a token name for create_token / the CLI.
+Result<void> validate_token_name(std::string_view name);
+
+}  // namespace porthole::relay
