@@ -206,8 +206,14 @@ Result<std::string> Store::create_token(std::string_view name, const Scopes& sco
 }
 
 Result<void> Store::add_static_token(std::string_view token) {
-  if (token.size() < 16)
-    return make_error("token is too short (at least 16 characters; see `porthole token create`)");
+  if (token.size() < 8) {
+    return make_error(
+        "token is too short (at least 8 characters; `porthole token create` makes strong ones)");
+  }
+  if (token.size() < 16) {
+    spdlog::warn("token {} is short ({} characters): use `porthole token create` for a strong one",
+                 proto::token_id(token), token.size());
+  }
   TokenRecord rec;
   rec.id = proto::token_id(token);
   rec.name = "cli-" + rec.id;

@@ -49,6 +49,7 @@ class Store {
   // secret, which is not stored and cannot be shown again. A revoked token's name may be reused.
   Result<std::string> create_token(std::string_view name, const Scopes& scopes);
   // Accepts `token` (from --token or relay.toml) with no scopes, as "cli-<id>", in memory.
+  // Fails for fewer than 8 characters; warns below 16.
   Result<void> add_static_token(std::string_view token);
   // The token with this id, unless revoked or unknown.
   std::optional<TokenRecord> find_token(std::string_view id) const;

@@ -114,12 +114,13 @@ TEST_F(StoreTest, StaticTokensLiveInMemory) {
   const std::string secret = "a-long-static-token-from-flags";
   ASSERT_TRUE(store->add_static_token(secret));
   EXPECT_FALSE(store->add_static_token("short"));
+  EXPECT_TRUE(store->add_static_token("secret12"));
   auto rec = store->find_token(proto::token_id(secret));
   ASSERT_TRUE(rec);
   EXPECT_TRUE(rec->is_static);
   EXPECT_EQ(rec->name, "cli-" + proto::token_id(secret));
   EXPECT_EQ(rec->key, proto::token_key(secret));
-  EXPECT_EQ(store->list_tokens().size(), 1u);
+  EXPECT_EQ(store->list_tokens().size(), 2u);
   EXPECT_FALSE(store->revoke_token(rec->name));
   EXPECT_FALSE(store->create_token("cli-x", {}));
   reopen();
