@@ -64,13 +64,20 @@ def iperf(port, seconds, streams):
             "--connect-timeout", "5000"]
     if streams > 1:
         argv += ["-P", str(streams)]
-    out = run_json(argv, timeout=seconds + 40)
-    try:
-        j = json.loads(out)
-        return j["end"]["sum_received"]["bits_per_second"] / 1e9
-    except (ValueError, KeyError) as e:
-        err = json.loads(out).get("error", str(e)) if out.startswith("{") else str(e)
-        raise BenchError(f"iperf3 -P {streams}: {err}") from e
+    for attempt in range(5):
+        try:
+            out = run_json(argv, timeout=seconds + 40)
+        except BenchError as e:
+            # The server may still be tearing the previous test down behind a proxy.
+            if "busy" in str(e) and attempt < 4:
+                time.sleep(1)
+                continue
+            raise
+        try:
+            return json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e9
+        except (ValueError, KeyError) as e:
+            raise BenchError(f"iperf3 -P {streams}: unexpected output: {out[-300:]}") from e
+    raise BenchError("iperf3: unreachable")
 
 
 def probe(ctx, mode, port, seconds):

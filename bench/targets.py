@@ -161,6 +161,7 @@ def setup_porthole(ctx):
     d = os.path.join(ctx.tmp, "porthole")
     env = {"XDG_CONFIG_HOME": os.path.join(d, "xdg")}
     os.makedirs(env["XDG_CONFIG_HOME"], exist_ok=True)
+    os.makedirs(os.path.join(d, "data"), exist_ok=True)
     ap, adm, http, https = free_port(), free_port(), free_port(), free_port()
     relay_argv = [ctx.porthole, "relay", "--agents", f"127.0.0.1:{ap}", "--admin", f"127.0.0.1:{adm}",
                   "--http", f"127.0.0.1:{http}", "--https", f"127.0.0.1:{https}",
