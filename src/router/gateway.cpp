@@ -179,7 +179,8 @@ bool is_public_ipv4(std::string_view addr) {
   if (!a) return false;
   static constexpr std::pair<std::uint32_t, int> kReserved[] = {
       {0x00000000, 8},  {0x0a000000, 8},  {0x64400000, 10}, {0x7f000000, 8},  {0xa9fe0000, 16},
-      {0xac100000, 12}, {0xc0000000, 24}, {0xc0a80000, 16}, {0xc6120000, 15}, {0xe0000000, 3},
+      {0xac100000, 12}, {0xc0000000, 24}, {0xc0000200, 24}, {0xc0a80000, 16}, {0xc6120000, 15},
+      {0xc6336400, 24}, {0xcb007100, 24}, {0xe0000000, 3},
   };
   for (auto [net, prefix] : kReserved) {
     if (in_net(*a, net, prefix)) return false;

@@ -105,6 +105,30 @@ Result<pcp::Response> exchange(const Ctx& c, const std::vector<std::uint8_t>& re
 
 }  // namespace
 
+namespace {
+
+// Maps (and at once deletes) the UDP port of a socket held meanwhile: the router's answer carries
+// the external address, or its refusal.
+Result<Mapping> probe_mapping(const Ctx& c) {
+  UdpSocket hold;
+  sockaddr_in local = v4(c.gw.lan_address, 0);
+  socklen_t len = sizeof local;
+  if (hold.fd() < 0 || ::bind(hold.fd(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+      ::getsockname(hold.fd(), reinterpret_cast<sockaddr*>(&local), &len) != 0) {
+    return make_error("PCP: cannot hold a UDP port on {}: {}", c.gw.lan_address, std::strerror(errno));
+  }
+  MappingRequest req;
+  req.external_port = ntohs(local.sin_port);
+  req.internal_port = req.external_port;
+  req.protocol = Protocol::udp;
+  auto nonce = pcp_random_nonce();
+  auto m = pcp_map(c, req, nonce, 30);
+  if (m) (void)pcp_map(c, req, nonce, 0);
+  return m;
+}
+
+}  // namespace
+
 pcp::Nonce pcp_random_nonce() {
   std::random_device rd;
   pcp::Nonce n{};
@@ -120,8 +144,8 @@ MethodProbe pcp_probe(const Ctx& c) {
     mp.error = client.error().message;
     return mp;
   }
-  // ANNOUNCE tells whether PCP is there and its epoch. PCP has no "external address" query, so
-  // a MAP that deletes a mapping nobody has (port 9, fresh nonce) asks for the address.
+  // ANNOUNCE tells whether PCP is there and its epoch. PCP reports the external address only in
+  // a mapping, so the probe then maps a UDP port of a socket it holds for 30 s and deletes it.
   auto r = exchange(c, pcp::encode_announce(*client), [](const pcp::Response& x) -> std::string {
     return x.opcode == pcp::Opcode::announce ? "" : "wrong_opcode";
   });
@@ -136,10 +160,7 @@ MethodProbe pcp_probe(const Ctx& c) {
     mp.error = pcp::result_text(r->result);
     return mp;
   }
-  MappingRequest probe_req;
-  probe_req.external_port = 9;
-  probe_req.internal_port = 9;
-  auto m = pcp_map(c, probe_req, pcp_random_nonce(), 0);
+  auto m = probe_mapping(c);
   if (!m) {
     mp.error = m.error().message;
   } else if (m->external_address.empty()) {
