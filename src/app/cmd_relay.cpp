@@ -1,16 +1,80 @@
-// TEMPORARY: replaced by the real command.
-#include "app/commands.hpp"
-
+// porthole relay: the public meeting point for agents and visitors.
 #include <iostream>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include "app/commands.hpp"
+#include "app/relay_runner.hpp"
+#include "config/config.hpp"
 
 namespace porthole::app {
 
+namespace {
+
+struct RelayFlags {
+  std::string config_file, agents, http, https, domain, tcp_ports, udp_ports, admin, data, cert, key;
+  std::vector<std::string> tokens;
+};
+
+Result<config::RelayConfig> resolve(const RelayFlags& f) {
+  config::RelayConfig cfg;
+  if (!f.config_file.empty()) {
+    auto loaded = config::load_relay_config(f.config_file);
+    if (!loaded) return loaded.error();
+    cfg = std::move(*loaded);
+  }
+  auto set = [](const std::string& v, std::string& into) {
+    if (!v.empty()) into = v;
+  };
+  set(f.agents, cfg.agents);
+  set(f.http, cfg.http);
+  set(f.https, cfg.https);
+  set(f.domain, cfg.domain);
+  set(f.admin, cfg.admin);
+  set(f.data, cfg.data_dir);
+  set(f.cert, cfg.cert_file);
+  set(f.key, cfg.key_file);
+  if (cfg.cert_file.empty() != cfg.key_file.empty()) return make_error("--cert and --key go together");
+  for (auto [text, into, flag] : {std::tuple{&f.tcp_ports, &cfg.tcp_ports, "--tcp-ports"},
+                                  std::tuple{&f.udp_ports, &cfg.udp_ports, "--udp-ports"}}) {
+    if (text->empty()) continue;
+    auto r = parse_port_range(*text);
+    if (!r) return make_error("{}: {}", flag, r.error().message);
+    *into = *r;
+  }
+  for (const auto& [flag, addr] : {std::pair{"--agents", &cfg.agents}, std::pair{"--admin", &cfg.admin}}) {
+    if (auto r = parse_host_port(*addr, "0.0.0.0", true); !r) return make_error("{}: {}", flag, r.error().message);
+  }
+  cfg.tokens.insert(cfg.tokens.end(), f.tokens.begin(), f.tokens.end());
+  return cfg;
+}
+
+}  // namespace
+
 void add_relay(CLI::App& app, Run& run) {
-  auto* sub = app.add_subcommand("relay", "(not built yet)");
-  sub->callback([&run] {
-    run = [] {
-      std::cerr << "porthole: relay is not built yet\n";
-      return 1;
+  auto f = std::make_shared<RelayFlags>();
+  auto* sub = app.add_subcommand("relay", "Run the relay: the public meeting point for agents and visitors");
+  sub->add_option("--config", f->config_file, "relay.toml");
+  sub->add_option("--agents", f->agents, "TLS listener for agents (default 0.0.0.0:7000)");
+  sub->add_option("--http", f->http, "HTTP listener for visitors (default 0.0.0.0:8080)");
+  sub->add_option("--https", f->https, "HTTPS listener for visitors (default 0.0.0.0:8443)");
+  sub->add_option("--domain", f->domain, "Domain of public endpoints (default localhost)");
+  sub->add_option("--tcp-ports", f->tcp_ports, "Public TCP port range LO-HI (default 20000-29999)");
+  sub->add_option("--udp-ports", f->udp_ports, "Public UDP port range LO-HI (default 20000-29999)");
+  sub->add_option("--admin", f->admin, "Admin API address (default 127.0.0.1:7001)");
+  sub->add_option("--data", f->data, "State directory: certificate, SQLite (default ./porthole-data)");
+  sub->add_option("--cert", f->cert, "TLS certificate (PEM) for the agent listener");
+  sub->add_option("--key", f->key, "TLS private key (PEM)");
+  sub->add_option("--token", f->tokens, "Accept agents presenting this token (repeatable)");
+  sub->callback([f, &run] {
+    run = [f] {
+      auto cfg = resolve(*f);
+      if (!cfg) {
+        std::cerr << "porthole relay: " << cfg.error().message << "\n";
+        return 2;
+      }
+      return run_relay(std::move(*cfg));
     };
   });
 }

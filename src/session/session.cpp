@@ -91,6 +91,12 @@ void Session::close(std::string_view reason) {
   cb_ = {};
 }
 
+void Session::close_after_flush(std::string_view reason) {
+  if (closed_ || !finish_reason_.empty()) return;
+  finish_reason_ = reason.empty() ? "closed" : std::string(reason);
+  kick_writer();
+}
+
 net::Task<void> Session::read_loop() {
   std::vector<std::uint8_t> buf(256 * 1024);
   while (!closed_) {
@@ -119,6 +125,10 @@ net::Task<void> Session::read_loop() {
 net::Task<void> Session::write_loop() {
   while (!closed_) {
     if (!mux_.has_output()) {
+      if (!finish_reason_.empty()) {
+        close(finish_reason_);
+        break;
+      }
       co_await writer_signal_.wait();
       continue;
     }

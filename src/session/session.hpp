@@ -48,6 +48,8 @@ class Session : public std::enable_shared_from_this<Session>, private proto::Mux
   // Tells the peer we are going away (no new streams); existing streams go on.
   void goaway(std::string_view reason);
   void close(std::string_view reason);  // idempotent: ends every stream and the connection
+  // Sends what is queued (e.g. a final error message), then closes.
+  void close_after_flush(std::string_view reason);
   bool closed() const { return closed_; }
 
   const std::string& id() const { return id_; }
@@ -91,6 +93,7 @@ class Session : public std::enable_shared_from_this<Session>, private proto::Mux
   Clock::time_point last_rx_;
   std::chrono::microseconds rtt_{0};
   std::uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  std::string finish_reason_;  // set by close_after_flush
   bool closed_ = false;
   bool started_ = false;
 };

@@ -1,0 +1,184 @@
+#include "agent/agent.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "agent/relay_link.hpp"
+#include "core/metrics.hpp"
+#include "net/pump.hpp"
+#include "net/tcp_stream.hpp"
+
+namespace porthole::agent {
+
+namespace asio = net::asio;
+
+namespace {
+metrics::Counter& dial_failures() {
+  static auto& c = metrics::counter("porthole_agent_local_dial_failures_total",
+                                    "Streams reset because the local service could not be reached");
+  return c;
+}
+metrics::Counter& reconnects() {
+  static auto& c = metrics::counter("porthole_agent_reconnects_total", "Sessions to the relay started again");
+  return c;
+}
+}  // namespace
+
+Agent::Agent(asio::io_context& io, config::AgentConfig cfg, std::ostream& out)
+    : io_(io),
+      cfg_(std::move(cfg)),
+      out_(out),
+      rng_(std::random_device{}()),
+      session_ended_(io.get_executor()),
+      retry_timer_(io) {
+  for (const auto& t : cfg_.tunnels) tunnels_[t.name].config = t;
+}
+
+Agent::~Agent() = default;
+
+Result<void> Agent::start() {
+  if (cfg_.relay.empty()) return make_error("{}", no_relay_help());
+  if (cfg_.token.empty()) return make_error("no token: give --token or set PORTHOLE_TOKEN");
+  if (tunnels_.empty()) return make_error("no tunnels to start");
+  auto ctx = net::make_client_context(relay_trust(cfg_));
+  if (!ctx) return ctx.error();
+  tls_ctx_ = *ctx;
+  asio::co_spawn(io_, run(), asio::detached);
+  return {};
+}
+
+void Agent::give_up(std::string_view why) {
+  spdlog::error("{}", why);
+  stopping_ = true;
+  if (session_) session_->close("giving up");
+  if (on_fatal_) on_fatal_(1);
+}
+
+net::Task<void> Agent::run() {
+  while (!stopping_) {
+    auto r = co_await run_session();
+    if (stopping_) break;
+    const auto reason = !fatal_.empty() ? fatal_ : r ? std::string("session ended") : r.error().message;
+    if (cfg_.exit_on_failure) {
+      give_up(fmt::format("relay {}: {}", cfg_.relay, reason));
+      break;
+    }
+    if (welcomed_) backoff_.reset();
+    if (auth_refused_) backoff_.to_cap();
+    welcomed_ = false;
+    auth_refused_ = false;
+    fatal_.clear();
+    const auto delay = backoff_.next(std::uniform_real_distribution<double>(0, 1)(rng_));
+    spdlog::warn("relay {}: {}; reconnecting in {:.1f}s", cfg_.relay, reason, static_cast<double>(delay.count()) / 1000);
+    retry_timer_.expires_after(delay);
+    co_await retry_timer_.async_wait(net::use_nothrow);
+    reconnects().inc();
+  }
+}
+
+net::Task<Result<void>> Agent::run_session() {
+  auto link = co_await dial_relay(cfg_, *tls_ctx_);
+  if (!link) co_return link.error();
+  session::SessionOptions opts;
+  opts.heartbeat = cfg_.heartbeat;
+  session_ = std::make_shared<session::Session>(std::move(link->tls), proto::Role::client, opts, "relay");
+  session::SessionCallbacks cb;
+  cb.on_control = [this](std::string_view m) { on_control(m); };
+  cb.on_open = [this](std::shared_ptr<session::MuxStream> s, std::string_view meta) { on_stream(std::move(s), meta); };
+  cb.on_close = [this](std::string_view) { session_ended_.notify(); };
+  session_->set_callbacks(std::move(cb));
+  session_->start();
+  // Zero round trips before the tunnels are asked for: hello and binds go out together.
+  session_->send_control(proto::encode(link->hello));
+  for (const auto& [name, t] : tunnels_) {
+    session_->send_control(proto::encode(proto::Bind{name, t.config.proto, t.config.remote_port,
+                                                     format_host_port(t.config.local)}));
+  }
+  while (!session_->closed()) co_await session_ended_.wait();
+  co_return Result<void>{};
+}
+
+void Agent::on_control(std::string_view message) {
+  auto msg = proto::decode_control(message);
+  if (!msg) {
+    spdlog::warn("relay sent a bad control message: {}", msg.error().message);
+    return;
+  }
+  if (std::holds_alternative<proto::Welcome>(*msg)) {
+    welcomed_ = true;
+    backoff_.reset();
+    spdlog::info("connected to relay {} (session {}, seen as {})", cfg_.relay, std::get<proto::Welcome>(*msg).session_id,
+                 std::get<proto::Welcome>(*msg).observed_addr);
+  } else if (auto* b = std::get_if<proto::Bound>(&*msg)) {
+    auto it = tunnels_.find(b->tunnel);
+    if (it == tunnels_.end()) return;
+    it->second.error.clear();
+    if (it->second.public_url != b->public_url) {
+      it->second.public_url = b->public_url;
+      out_ << "Forwarding " << b->public_url << " -> " << format_host_port(it->second.config.local) << std::endl;
+    } else {
+      spdlog::info("tunnel {} restored at {}", b->tunnel, b->public_url);
+    }
+  } else if (auto* e = std::get_if<proto::BindError>(&*msg)) {
+    if (auto it = tunnels_.find(e->tunnel); it != tunnels_.end()) it->second.error = e->message;
+    if (cfg_.exit_on_failure) return give_up(fmt::format("tunnel {}: the relay refused it: {}", e->tunnel, e->message));
+    spdlog::error("tunnel {}: the relay refused it: {}", e->tunnel, e->message);
+  } else if (auto* f = std::get_if<proto::Fatal>(&*msg)) {
+    if (!fatal_.empty()) return;  // the first reason is the real one
+    fatal_ = fmt::format("the relay refused the session ({}): {}", f->code, f->message);
+    if (f->code == "auth") {
+      auth_refused_ = true;
+      fatal_ += " — check --token / PORTHOLE_TOKEN";
+    }
+    spdlog::error("relay {}: {}", cfg_.relay, fatal_);
+  }
+}
+
+void Agent::on_stream(std::shared_ptr<session::MuxStream> stream, std::string_view metadata) {
+  auto meta = proto::decode_open(metadata);
+  if (!meta || !tunnels_.contains(meta->tunnel) || stopping_) {
+    stream->abort(meta ? "no such tunnel" : meta.error().message);
+    return;
+  }
+  asio::co_spawn(io_, serve(std::move(stream), meta->tunnel), asio::detached);
+}
+
+net::Task<void> Agent::serve(std::shared_ptr<session::MuxStream> stream, std::string tunnel) {
+  auto& t = tunnels_.at(tunnel);
+  auto sock = co_await net::dial(t.config.local.host, t.config.local.port, std::chrono::seconds(5));
+  if (!sock) {
+    dial_failures().inc();
+    spdlog::warn("tunnel {}: {}", tunnel, sock.error().message);
+    stream->abort(sock.error().message);
+    co_return;
+  }
+  ++t.connections_total;
+  ++t.connections_open;
+  net::TcpStream local(std::move(*sock));
+  auto r = co_await net::pump(*stream, local);
+  --tunnels_.at(tunnel).connections_open;
+  spdlog::debug("tunnel {}: stream {} done: {} bytes in, {} out {}", tunnel, stream->id(), r.a_to_b, r.b_to_a, r.error);
+}
+
+void Agent::shutdown(std::function<void()> done) {
+  stopping_ = true;
+  retry_timer_.cancel();
+  if (!session_ || session_->closed()) {
+    done();
+    return;
+  }
+  for (const auto& [name, t] : tunnels_) session_->send_control(proto::encode(proto::Unbind{name}));
+  asio::co_spawn(
+      io_,
+      [this, done = std::move(done)]() -> net::Task<void> {
+        const auto deadline = std::chrono::steady_clock::now() + cfg_.shutdown_grace;
+        while (session_ && !session_->closed() && session_->stream_count() > 0 &&
+               std::chrono::steady_clock::now() < deadline) {
+          co_await net::sleep_for(std::chrono::milliseconds(50));
+        }
+        if (session_) session_->close("agent shutting down");
+        done();
+      },
+      asio::detached);
+}
+
+}  // namespace porthole::agent

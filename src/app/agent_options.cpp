@@ -1,0 +1,85 @@
+#include "app/agent_options.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "agent/agent.hpp"
+#include "app/serve.hpp"
+#include "config/config.hpp"
+
+namespace porthole::app {
+
+void add_agent_flags(CLI::App& sub, AgentFlags& f) {
+  sub.add_option("--config", f.config_file, "Agent config file (default $XDG_CONFIG_HOME/porthole/porthole.toml)");
+  sub.add_option("--relay", f.relay, "Relay HOST:PORT (env PORTHOLE_RELAY)");
+  sub.add_option("--token", f.token, "Agent token (env PORTHOLE_TOKEN)");
+  sub.add_option("--relay-fingerprint", f.relay_fingerprint, "Expected SHA-256 of the relay certificate");
+  sub.add_option("--relay-ca", f.relay_ca, "CA bundle that signs the relay certificate");
+  sub.add_option("--name", f.name, "Agent name shown on the relay (default: host name)");
+  sub.add_option("--inspect", f.inspect, "Inspector address, or off (default 127.0.0.1:4040)");
+  sub.add_flag("--exit-on-failure", f.exit_on_failure, "Exit with status 1 instead of reconnecting");
+  sub.add_option("--heartbeat-interval", f.heartbeat_interval, "Ping the relay after this much idle time (3s)");
+  sub.add_option("--heartbeat-timeout", f.heartbeat_timeout, "Declare the relay dead after this much silence (10s)");
+}
+
+Result<config::AgentConfig> resolve_agent_config(const AgentFlags& f) {
+  config::AgentConfig cfg;
+  std::string path = f.config_file;
+  if (path.empty()) {
+    auto def = config::default_agent_config_path();
+    std::error_code ec;
+    if (std::filesystem::exists(def, ec)) path = def;
+  }
+  if (!path.empty()) {
+    auto loaded = config::load_agent_config(path);
+    if (!loaded) return loaded.error();
+    cfg = std::move(*loaded);
+  }
+  if (const char* e = std::getenv("PORTHOLE_RELAY"); e && *e) cfg.relay = e;
+  if (const char* e = std::getenv("PORTHOLE_TOKEN"); e && *e) cfg.token = e;
+  if (!f.relay.empty()) cfg.relay = f.relay;
+  if (!f.token.empty()) cfg.token = f.token;
+  if (!f.relay_fingerprint.empty()) {
+    auto fp = config::normalize_fingerprint(f.relay_fingerprint);
+    if (!fp) return make_error("--relay-fingerprint: {}", fp.error().message);
+    cfg.relay_fingerprint = *fp;
+  }
+  if (!f.relay_ca.empty()) cfg.relay_ca = f.relay_ca;
+  if (!f.name.empty()) cfg.name = f.name;
+  if (!f.inspect.empty()) cfg.inspect = f.inspect;
+  if (f.exit_on_failure) cfg.exit_on_failure = true;
+  auto dur = [](const std::string& text, const char* flag, config::Seconds& into) -> Result<void> {
+    if (text.empty()) return {};
+    auto d = config::parse_duration(text);
+    if (!d) return make_error("{}: {}", flag, d.error().message);
+    into = std::chrono::duration_cast<config::Seconds>(*d);
+    if (into.count() < 1) return make_error("{}: must be at least 1s", flag);
+    return {};
+  };
+  if (auto r = dur(f.heartbeat_interval, "--heartbeat-interval", cfg.heartbeat.interval); !r) return r.error();
+  if (auto r = dur(f.heartbeat_timeout, "--heartbeat-timeout", cfg.heartbeat.timeout); !r) return r.error();
+  return cfg;
+}
+
+int run_agent(config::AgentConfig cfg) {
+  net::asio::io_context io(1);
+  agent::Agent agent(io, std::move(cfg), std::cout);
+  int fatal_status = -1;
+  agent.on_fatal([&](int status) {
+    fatal_status = status;
+    io.stop();
+  });
+  if (auto r = agent.start(); !r) {
+    std::cerr << "porthole: " << r.error().message << "\n";
+    return 2;
+  }
+  int status = serve_until_signal(io, [&](std::function<void(int)> done) {
+    agent.shutdown([done] { done(0); });
+  });
+  return fatal_status >= 0 ? fatal_status : status;
+}
+
+}  // namespace porthole::app

@@ -1,0 +1,47 @@
+#include "app/relay_runner.hpp"
+
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "app/serve.hpp"
+#include "core/address.hpp"
+#include "core/encoding.hpp"
+
+namespace porthole::app {
+
+Result<std::unique_ptr<relay::Relay>> make_relay(net::asio::io_context& io, const config::RelayConfig& cfg,
+                                                 std::ostream& out) {
+  auto store = relay::Store::open(cfg.data_dir);
+  if (!store) return store.error();
+  for (const auto& t : cfg.tokens) {
+    if (auto r = (*store)->add_static_token(t); !r) return make_error("token: {}", r.error().message);
+  }
+  auto identity = net::ensure_server_identity(cfg.data_dir, cfg.cert_file, cfg.key_file);
+  if (!identity) return identity.error();
+  if (identity->created) spdlog::info("created a self-signed certificate in {}", cfg.data_dir);
+  auto relay = std::make_unique<relay::Relay>(io, cfg, std::move(*store), *identity);
+  if (auto r = relay->start(); !r) return r.error();
+  if (relay->store().list_tokens().empty()) {
+    spdlog::warn("no tokens: no agent can connect. Add --token SECRET or run `porthole token create NAME`");
+  }
+  auto host = parse_host_port(cfg.agents, "0.0.0.0", true);
+  out << "Relay listening for agents on " << format_host_port(host->host, relay->agent_port()) << " (TLS 1.3)\n"
+      << "Relay certificate fingerprint SHA256:" << identity->fingerprint << "\n"
+      << "Public endpoints: tcp://" << cfg.domain << ":" << cfg.tcp_ports.lo << "-" << cfg.tcp_ports.hi << std::endl;
+  return relay;
+}
+
+int run_relay(config::RelayConfig cfg) {
+  net::asio::io_context io(1);
+  auto relay = make_relay(io, cfg, std::cout);
+  if (!relay) {
+    std::cerr << "porthole relay: " << relay.error().message << "\n";
+    return 1;
+  }
+  return serve_until_signal(io, [&](std::function<void(int)> done) {
+    (*relay)->shutdown([done] { done(0); });
+  });
+}
+
+}  // namespace porthole::app
