@@ -1,18 +1,81 @@
-// TEMPORARY: replaced by the real command.
-#include "app/commands.hpp"
-
+// porthole demo: a relay, an agent and a sample web app in one process, on loopback.
+#include <filesystem>
 #include <iostream>
+#include <sstream>
+
+#include <openssl/rand.h>
+
+#include "agent/agent.hpp"
+#include "app/commands.hpp"
+#include "app/relay_runner.hpp"
+#include "app/sample_app.hpp"
+#include "app/serve.hpp"
+#include "core/encoding.hpp"
 
 namespace porthole::app {
 
-void add_demo(CLI::App& app, Run& run) {
-  auto* sub = app.add_subcommand("demo", "(not built yet)");
-  sub->callback([&run] {
-    run = [] {
-      std::cerr << "porthole: demo is not built yet\n";
-      return 1;
-    };
+namespace {
+
+struct DemoOptions {
+  std::string data;
+  int remote_port = 0;
+};
+
+int run_demo(const DemoOptions& o) {
+  net::asio::io_context io(1);
+  auto app_port = start_sample_app(io);
+  if (!app_port) {
+    std::cerr << "porthole demo: " << app_port.error().message << "\n";
+    return 1;
+  }
+  std::uint8_t secret[24];
+  RAND_bytes(secret, sizeof secret);
+  const auto token = "demo-" + encoding::hex_encode(secret);
+
+  config::RelayConfig rc;
+  rc.agents = "127.0.0.1:0";
+  rc.data_dir = o.data.empty() ? (std::filesystem::temp_directory_path() / "porthole-demo").string() : o.data;
+  rc.tokens = {token};
+  std::ostringstream relay_out;  // the relay's banner is for operators; the demo prints its own
+  auto relay = make_relay(io, rc, relay_out);
+  if (!relay) {
+    std::cerr << "porthole demo: " << relay.error().message << "\n";
+    return 1;
+  }
+  config::AgentConfig ac;
+  ac.relay = "127.0.0.1:" + std::to_string((*relay)->agent_port());
+  ac.token = token;
+  ac.relay_fingerprint = (*relay)->identity().fingerprint;
+  ac.name = "demo";
+  config::TunnelConfig t;
+  t.name = "demo-web";
+  t.local = HostPort{"127.0.0.1", *app_port};
+  if (o.remote_port > 0) t.remote_port = static_cast<std::uint16_t>(o.remote_port);
+  ac.tunnels.push_back(t);
+
+  std::cout << "porthole demo: a relay, an agent and a sample web app in one process (Ctrl-C to stop)\n"
+            << "  relay   127.0.0.1:" << (*relay)->agent_port() << " (TLS 1.3, fingerprint SHA256:"
+            << (*relay)->identity().fingerprint.substr(0, 16) << "…)\n"
+            << "  app     http://127.0.0.1:" << *app_port << "/ (private)\n"
+            << "The public address follows; open it as http://localhost:PORT/ in a browser or with curl.\n";
+  agent::Agent agent(io, ac, std::cout);
+  if (auto r = agent.start(); !r) {
+    std::cerr << "porthole demo: " << r.error().message << "\n";
+    return 1;
+  }
+  return serve_until_signal(io, [&](std::function<void(int)> done) {
+    agent.shutdown([&, done] { (*relay)->shutdown([done] { done(0); }); });
   });
+}
+
+}  // namespace
+
+void add_demo(CLI::App& app, Run& run) {
+  auto o = std::make_shared<DemoOptions>();
+  auto* sub = app.add_subcommand("demo", "Relay + agent + a sample app in one process, to try porthole locally");
+  sub->add_option("--data", o->data, "Relay state directory (default: a temp dir)");
+  sub->add_option("--remote-port", o->remote_port, "Public port to ask for")->check(CLI::Range(1, 65535));
+  sub->callback([o, &run] { run = [o] { return run_demo(*o); }; });
 }
 
 }  // namespace porthole::app
