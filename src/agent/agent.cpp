@@ -84,7 +84,11 @@ net::Task<Result<void>> Agent::run_session() {
   session::SessionCallbacks cb;
   cb.on_control = [this](std::string_view m) { on_control(m); };
   cb.on_open = [this](std::shared_ptr<session::MuxStream> s, std::string_view meta) { on_stream(std::move(s), meta); };
-  cb.on_close = [this](std::string_view) { session_ended_.notify(); };
+  auto reason = std::make_shared<std::string>();
+  cb.on_close = [this, reason](std::string_view why) {
+    *reason = why;
+    session_ended_.notify();
+  };
   session_->set_callbacks(std::move(cb));
   session_->start();
   // Zero round trips before the tunnels are asked for: hello and binds go out together.
@@ -94,7 +98,7 @@ net::Task<Result<void>> Agent::run_session() {
                                                      format_host_port(t.config.local)}));
   }
   while (!session_->closed()) co_await session_ended_.wait();
-  co_return Result<void>{};
+  co_return make_error("{}", reason->empty() ? "session ended" : *reason);
 }
 
 void Agent::on_control(std::string_view message) {

@@ -99,19 +99,25 @@ def port_range(size=200):
 
 
 class Relay:
-    def __init__(self, token="test-token-0123456789", data=None, extra=(), agents_port=0, tcp_ports=None):
+    def __init__(self, token="test-token-0123456789", data=None, extra=(), agents_port=0, tcp_ports=None,
+                 host="127.0.0.1"):
         self.data = data or tempfile.mkdtemp(prefix="porthole-relay-")
         self.token = token
         self.tcp_ports = tcp_ports or port_range()
-        self.args = ["relay", "--agents", f"127.0.0.1:{agents_port}", "--admin", "127.0.0.1:0",
+        self.host = host
+        self.args = ["relay", "--agents", f"{self._fmt(host)}:{agents_port}", "--admin", "127.0.0.1:0",
                      "--data", self.data, "--tcp-ports", self.tcp_ports, "--token", token] + list(extra)
         self.start()
+
+    @staticmethod
+    def _fmt(host):
+        return f"[{host}]" if ":" in host else host
 
     def start(self):
         self.proc = Proc(self.args)
         m = self.proc.wait_line(r"Relay listening for agents on (\S+):(\d+)")
         self.port = int(m.group(2))
-        self.addr = f"127.0.0.1:{self.port}"
+        self.addr = f"{self._fmt(self.host)}:{self.port}"
         self.fingerprint = self.proc.wait_line(r"fingerprint SHA256:([0-9a-f]{64})").group(1)
         # Restarts keep the same port (agents reconnect to it).
         self.args[self.args.index("--agents") + 1] = self.addr
