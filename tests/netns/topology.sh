@@ -226,3 +226,8 @@ topo_cgnat() {
   topo_home 100.64.9.2/10 100.64.9.1
   topo_upstream_nat cgn 100.64.9.1/10 100.64.9.2/10
 }
+
+# topo_listening NS PORT [t|u]: true when something in NS listens on TCP (or UDP) PORT.
+topo_listening() {
+  ip netns exec "$1" ss -Hln"${3:-t}" "sport = :$2" | grep -q .
+}
