@@ -1,8 +1,9 @@
-// Fuzzes the sock_diag reply parser and the netlink walkers (src/diag/*_codec.cpp).
+// Fuzzes the sock_diag and RTM_NEWADDR reply parsers and the netlink walkers (src/diag/*_codec.cpp).
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
+#include "diag/ifaddr_codec.hpp"
 #include "diag/netlink_codec.hpp"
 #include "diag/sockdiag_codec.hpp"
 
@@ -14,6 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       for (const auto& e : r->entries) (void)porthole::diag::state_name(e.state);
     }
   }
+  (void)porthole::diag::parse_getaddr_reply(buf);
   (void)porthole::diag::netlink::for_each_attr(buf, [](const porthole::diag::netlink::Attr&) {});
   return 0;
 }

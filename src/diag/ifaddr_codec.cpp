@@ -1,0 +1,88 @@
+#include "diag/ifaddr_codec.hpp"
+
+#include <arpa/inet.h>
+#include <linux/if_addr.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cstring>
+#include <optional>
+
+#include "diag/netlink_codec.hpp"
+
+namespace porthole::diag {
+
+bool IfAddr::permanent() const {
+  return (flags & IFA_F_PERMANENT) != 0;
+}
+
+std::vector<std::uint8_t> build_getaddr_request(std::uint32_t seq) {
+  struct {
+    nlmsghdr nlh;
+    ifaddrmsg ifa;
+  } msg{};
+  msg.nlh.nlmsg_len = sizeof msg;
+  msg.nlh.nlmsg_type = RTM_GETADDR;
+  msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  msg.nlh.nlmsg_seq = seq;
+  msg.ifa.ifa_family = AF_UNSPEC;
+  std::vector<std::uint8_t> out(sizeof msg);
+  std::memcpy(out.data(), &msg, sizeof msg);
+  return out;
+}
+
+namespace {
+
+std::optional<IfAddr> parse_addr(netlink::Bytes p) {
+  if (p.size() < sizeof(ifaddrmsg)) return std::nullopt;
+  ifaddrmsg m{};
+  std::memcpy(&m, p.data(), sizeof m);
+  if (m.ifa_family != AF_INET && m.ifa_family != AF_INET6) return std::nullopt;
+  IfAddr a;
+  a.family = m.ifa_family == AF_INET ? 4 : 6;
+  a.ifindex = m.ifa_index;
+  a.prefix_length = m.ifa_prefixlen;
+  a.flags = m.ifa_flags;
+  std::size_t want = m.ifa_family == AF_INET ? 4 : 16;
+  std::string local;
+  std::string address;
+  auto walked = netlink::for_each_attr(p.subspan(sizeof m), [&](const netlink::Attr& at) {
+    if ((at.type == IFA_LOCAL || at.type == IFA_ADDRESS) && at.value.size() == want) {
+      std::array<char, INET6_ADDRSTRLEN> text{};
+      if (inet_ntop(m.ifa_family, at.value.data(), text.data(), text.size()) != nullptr) {
+        (at.type == IFA_LOCAL ? local : address) = text.data();
+      }
+    } else if (at.type == IFA_FLAGS) {
+      (void)netlink::read_u32(at.value, 0, a.flags);
+    }
+  });
+  if (!walked) return std::nullopt;
+  a.address = local.empty() ? address : local;  // IFA_LOCAL is ours on point-to-point links
+  if (a.address.empty()) return std::nullopt;
+  return a;
+}
+
+}  // namespace
+
+Result<AddrChunk> parse_getaddr_reply(std::span<const std::uint8_t> buf) {
+  AddrChunk out;
+  std::optional<Error> failure;
+  auto walked = netlink::for_each_message(buf, [&](const netlink::Message& m) {
+    if (out.done || failure) return;
+    if (m.type == NLMSG_DONE) {
+      out.done = true;
+    } else if (m.type == NLMSG_ERROR) {
+      auto code = netlink::error_code(m);
+      if (!code || *code != 0) failure = make_error("rtnetlink: address dump failed");
+    } else if (m.type == RTM_NEWADDR) {
+      if (auto a = parse_addr(m.payload)) out.addrs.push_back(std::move(*a));
+    }
+  });
+  if (!walked) return walked.error();
+  if (failure) return *failure;
+  return out;
+}
+
+}  // namespace porthole::diag
