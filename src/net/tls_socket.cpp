@@ -29,8 +29,7 @@ TlsSocket::TlsSocket(tcp::socket socket, SSL_CTX* ctx, Side side)
     } else {
       SSL_set_accept_state(ssl_.get());
     }
-    SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                                 SSL_MODE_RELEASE_BUFFERS);
+    SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   }
 }
 
@@ -66,13 +65,21 @@ Task<Result<void>> TlsSocket::handshake(std::chrono::milliseconds timeout) {
 }
 
 Task<Result<std::size_t>> TlsSocket::read_some(std::span<std::uint8_t> buf) {
+  std::size_t got = 0;
   for (;;) {
     if (!socket_.is_open()) co_return make_error("connection closed");
     ERR_clear_error();
     std::size_t n = 0;
-    const int rc = SSL_read_ex(ssl_.get(), buf.data(), buf.size(), &n);
-    if (rc == 1) co_return n;
+    const int rc = SSL_read_ex(ssl_.get(), buf.data() + got, buf.size() - got, &n);
+    if (rc == 1) {
+      // One call yields at most one TLS record (16 KiB): keep reading what is already there,
+      // so the mux sees whole frames and stages (copies) nothing.
+      got += n;
+      if (got < buf.size()) continue;
+      co_return got;
+    }
     const int err = SSL_get_error(ssl_.get(), rc);
+    if (got > 0) co_return got;  // report the data now; a close or error shows up on the next call
     if (err == SSL_ERROR_ZERO_RETURN) co_return std::size_t{0};
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
       if (!co_await wait_for(err)) co_return make_error("connection closed");
