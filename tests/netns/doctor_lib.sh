@@ -24,19 +24,32 @@ doctor_setup() {
   source "$SRC/tests/netns/topology.sh"
   topo_require
   topo_init
+  trap 'topo_cleanup; doctor_cleanup_namespaces' EXIT
   [ -x "$BIN" ] || fail "porthole binary not found at $BIN"
+}
+
+# topology.sh records namespaces from inside $(...) subshells, so its cleanup may miss them:
+# delete every namespace of this test's id (and what still runs in it) ourselves.
+doctor_cleanup_namespaces() {
+  local ns pid
+  for ns in $(ip netns list | awk '{print $1}' | grep "^${TOPO_ID}_"); do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
+    ip netns del "$ns" 2>/dev/null
+  done
 }
 
 doctor_listen() {
   local addr=$1 port=$2
-  in_lan /usr/bin/python3 -c '
+  # Started directly (not through a shell function) so that $! is the listener itself and the
+  # topology cleanup can kill it; it also ends by itself after its own deadline.
+  ip netns exec "$TOPO_LAN" /usr/bin/python3 -c '
 import socket, sys, time
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))
 s.listen()
-time.sleep(600)  # held until the topology cleanup kills the namespace processes
-' "$addr" "$port" &
+time.sleep(float(sys.argv[3]))  # how long the listener lives, not a synchronisation
+' "$addr" "$port" 240 >/dev/null 2>&1 &
   TOPO_PIDS+=($!)
   topo_wait_for 10 bash -c "ip netns exec $TOPO_LAN ss -Hlnt 'sport = :$port' | grep -q ." ||
     fail "listener on $addr:$port did not start"
