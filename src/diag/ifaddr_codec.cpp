@@ -19,18 +19,9 @@ bool IfAddr::permanent() const {
 }
 
 std::vector<std::uint8_t> build_getaddr_request(std::uint32_t seq) {
-  struct {
-    nlmsghdr nlh;
-    ifaddrmsg ifa;
-  } msg{};
-  msg.nlh.nlmsg_len = sizeof msg;
-  msg.nlh.nlmsg_type = RTM_GETADDR;
-  msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  msg.nlh.nlmsg_seq = seq;
-  msg.ifa.ifa_family = AF_UNSPEC;
-  std::vector<std::uint8_t> out(sizeof msg);
-  std::memcpy(out.data(), &msg, sizeof msg);
-  return out;
+  ifaddrmsg ifa{};
+  ifa.ifa_family = AF_UNSPEC;
+  return netlink::dump_request(RTM_GETADDR, seq, &ifa, sizeof ifa);
 }
 
 namespace {

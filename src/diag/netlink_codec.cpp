@@ -1,5 +1,7 @@
 #include "diag/netlink_codec.hpp"
 
+#include <linux/netlink.h>
+
 #include <cstring>
 
 namespace porthole::diag::netlink {
@@ -10,6 +12,21 @@ constexpr std::size_t align4(std::size_t n) {
   return (n + 3U) & ~std::size_t{3};
 }
 }  // namespace
+
+std::vector<std::uint8_t> dump_request(std::uint16_t type, std::uint32_t seq, const void* body,
+                                       std::size_t len) {
+  std::vector<std::uint8_t> out(kHeader + len);
+  const auto total = static_cast<std::uint32_t>(out.size());
+  const std::uint16_t flags = NLM_F_REQUEST | NLM_F_DUMP;
+  const std::uint32_t pid = 0;
+  std::memcpy(out.data(), &total, 4);
+  std::memcpy(out.data() + 4, &type, 2);
+  std::memcpy(out.data() + 6, &flags, 2);
+  std::memcpy(out.data() + 8, &seq, 4);
+  std::memcpy(out.data() + 12, &pid, 4);
+  if (len > 0) std::memcpy(out.data() + kHeader, body, len);
+  return out;
+}
 
 bool read_u8(Bytes b, std::size_t off, std::uint8_t& out) {
   if (off >= b.size()) return false;

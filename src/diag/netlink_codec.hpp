@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <vector>
 
 #include "core/result.hpp"
 
@@ -34,6 +35,10 @@ Result<void> for_each_message(Bytes buf, const std::function<void(const Message&
 // Calls `fn` for each attribute in `buf` (rtattr/nlattr layout: u16 len, u16 type, value,
 // padded to 4). A malformed attribute stops the walk with an error.
 Result<void> for_each_attr(Bytes buf, const std::function<void(const Attr&)>& fn);
+
+// A dump request (NLM_F_REQUEST | NLM_F_DUMP): the 16-byte header, then `body`.
+std::vector<std::uint8_t> dump_request(std::uint16_t type, std::uint32_t seq, const void* body,
+                                       std::size_t len);
 
 // Reads an unaligned host-order integer at `off`; false when it does not fit.
 bool read_u8(Bytes b, std::size_t off, std::uint8_t& out);

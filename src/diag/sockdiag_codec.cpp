@@ -76,20 +76,11 @@ const char* state_name(std::uint8_t state) {
 
 std::vector<std::uint8_t> build_sockdiag_request(int family, Proto proto, std::uint32_t states,
                                                  std::uint32_t seq) {
-  struct {
-    nlmsghdr nlh;
-    inet_diag_req_v2 req;
-  } msg{};
-  msg.nlh.nlmsg_len = sizeof msg;
-  msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  msg.nlh.nlmsg_seq = seq;
-  msg.req.sdiag_family = family == 6 ? AF_INET6 : AF_INET;
-  msg.req.sdiag_protocol = proto == Proto::tcp ? IPPROTO_TCP : IPPROTO_UDP;
-  msg.req.idiag_states = states;
-  std::vector<std::uint8_t> out(sizeof msg);
-  std::memcpy(out.data(), &msg, sizeof msg);
-  return out;
+  inet_diag_req_v2 req{};
+  req.sdiag_family = family == 6 ? AF_INET6 : AF_INET;
+  req.sdiag_protocol = proto == Proto::tcp ? IPPROTO_TCP : IPPROTO_UDP;
+  req.idiag_states = states;
+  return netlink::dump_request(SOCK_DIAG_BY_FAMILY, seq, &req, sizeof req);
 }
 
 Result<ReplyChunk> parse_sockdiag_reply(std::span<const std::uint8_t> buf, Proto proto) {
