@@ -1,33 +1,19 @@
 #include "agent/known_relays.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+
+#include "../temp_dir.hpp"
 
 namespace porthole::agent {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "porthole-kr-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using porthole::test_util::file_mode;
+using porthole::test_util::slurp;
+using porthole::test_util::TempDir;
 
 const std::string kA(64, 'a');
 const std::string kB(64, 'b');
@@ -76,9 +62,7 @@ TEST(KnownRelays, RecordThenMatchThenMismatch) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(*r, TofuOutcome::recorded);
   EXPECT_EQ(slurp(file), "relay.example:7000 " + kA + "\n");
-  struct stat st {};
-  ::stat((d.path / "sub").c_str(), &st);
-  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_EQ(file_mode(d.path / "sub"), 0700u);
 
   r = check_known_relay(file, "Relay.Example:7000", kA);
   ASSERT_TRUE(r);

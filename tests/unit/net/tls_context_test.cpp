@@ -3,44 +3,23 @@
 #include "net/tls_context.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "proto/auth.hpp"
 
+#include "../temp_dir.hpp"
+
 namespace porthole::net {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "porthole-tls-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
-};
-
-unsigned mode_of(const fs::path& p) {
-  struct stat st {};
-  ::stat(p.c_str(), &st);
-  return st.st_mode & 0777;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using porthole::test_util::file_mode;
+using porthole::test_util::slurp;
+using porthole::test_util::TempDir;
 
 struct SslFree {
   void operator()(SSL* s) const { SSL_free(s); }
@@ -115,8 +94,8 @@ class Tls : public ::testing::Test {
 TEST_F(Tls, SelfSignedIdentityIsCreatedOnceWithPrivateModes) {
   EXPECT_TRUE(identity.created);
   EXPECT_EQ(identity.fingerprint.size(), 64u);
-  EXPECT_EQ(mode_of(dir.path / "data"), 0700u);
-  EXPECT_EQ(mode_of(identity.key_file), 0600u);
+  EXPECT_EQ(file_mode(dir.path / "data"), 0700u);
+  EXPECT_EQ(file_mode(identity.key_file), 0600u);
   EXPECT_EQ(fs::path(identity.cert_file), dir.path / "data" / "relay-cert.pem");
   auto again = ensure_server_identity((dir.path / "data").string(), "", "");
   ASSERT_TRUE(again);
@@ -231,7 +210,7 @@ TEST_F(Tls, TrustOnFirstUseRecordsThenMatchesThenRefusesAnotherCertificate) {
   ASSERT_TRUE(connect_and_verify(trust));
   auto text = slurp(trust.known_relays_file);
   EXPECT_EQ(text, "relay.example:7000 " + identity.fingerprint + "\n");
-  EXPECT_EQ(mode_of(trust.known_relays_file), 0600u);
+  EXPECT_EQ(file_mode(trust.known_relays_file), 0600u);
   ASSERT_TRUE(connect_and_verify(trust));
   EXPECT_EQ(slurp(trust.known_relays_file), text);  // nothing added on a match
 

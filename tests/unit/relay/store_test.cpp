@@ -1,40 +1,20 @@
 #include "relay/store.hpp"
 
 #include <gtest/gtest.h>
-#include <sqlite3.h>
-#include <sys/stat.h>
 
-#include <cstdlib>
+#include <sqlite3.h>
+
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+
+#include "../temp_dir.hpp"
 
 namespace porthole::relay {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "porthole-store-XXXXXX").string();
-    path = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-unsigned mode_of(const fs::path& p) {
-  struct stat st {};
-  ::stat(p.c_str(), &st);
-  return st.st_mode & 0777;
-}
+using porthole::test_util::file_mode;
+using porthole::test_util::slurp;
+using porthole::test_util::TempDir;
 
 class StoreTest : public ::testing::Test {
  protected:
@@ -52,8 +32,8 @@ class StoreTest : public ::testing::Test {
 
 TEST_F(StoreTest, CreatesPrivateFilesWithSchemaVersion) {
   EXPECT_EQ(store->schema_version(), kStoreSchemaVersion);
-  EXPECT_EQ(mode_of(data()), 0700u);
-  EXPECT_EQ(mode_of(data() / "relay.db"), 0600u);
+  EXPECT_EQ(file_mode(data()), 0700u);
+  EXPECT_EQ(file_mode(data() / "relay.db"), 0600u);
 }
 
 TEST_F(StoreTest, CreateFindListRevoke) {
