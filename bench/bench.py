@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -59,25 +60,37 @@ def machine_info():
     }
 
 
-def iperf(port, seconds, streams):
+def iperf(ctx, port, seconds, streams):
     argv = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(seconds), "-J",
             "--connect-timeout", "5000"]
     if streams > 1:
         argv += ["-P", str(streams)]
     for attempt in range(5):
+        ensure_iperf_server(ctx)
         try:
-            out = run_json(argv, timeout=seconds + 40)
-        except BenchError as e:
-            # The server may still be tearing the previous test down behind a proxy.
-            if "busy" in str(e) and attempt < 4:
-                time.sleep(1)
-                continue
-            raise
-        try:
-            return json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e9
-        except (ValueError, KeyError) as e:
-            raise BenchError(f"iperf3 -P {streams}: unexpected output: {out[-300:]}") from e
+            j = json.loads(run_json(argv, timeout=seconds + 40, ok_codes=(0, 1)))
+        except ValueError as e:
+            raise BenchError(f"iperf3 -P {streams}: output is not JSON") from e
+        if "error" not in j:
+            return j["end"]["sum_received"]["bits_per_second"] / 1e9
+        # The server may still be tearing the previous test down behind a proxy.
+        if "busy" not in j["error"] or attempt == 4:
+            raise BenchError(f"iperf3 -P {streams}: {j['error']}")
+        time.sleep(1)
     raise BenchError("iperf3: unreachable")
+
+
+def ensure_iperf_server(ctx):
+    """(Re)starts the shared iperf3 server; a dead one is noted and replaced."""
+    srv = ctx.iperf_srv
+    if srv is not None and srv.poll() is None:
+        return
+    if srv is not None:
+        print(f"  ! iperf3 server exited ({srv.returncode}); restarting it", file=sys.stderr)
+        ctx.iperf_restarts += 1
+    ctx.iperf_srv = ctx.procs.start(f"iperf3-server-{ctx.iperf_restarts}",
+                                    ["iperf3", "-s", "-B", "127.0.0.1", "-p", str(ctx.iperf_port)])
+    ctx.procs.wait_port(ctx.iperf_srv, ctx.iperf_port, 10)  # its stdout is block-buffered
 
 
 def probe(ctx, mode, port, seconds):
@@ -90,8 +103,8 @@ def measure_once(ctx, t, seconds, errors):
     """One round of every data-path metric for target t; failures are noted, not fatal."""
     r = {}
     steps = (
-        ("tput1_gbps", lambda: {"v": iperf(t.iperf_port, seconds, 1)}),
-        ("tput8_gbps", lambda: {"v": iperf(t.iperf_port, seconds, 8)}),
+        ("tput1_gbps", lambda: {"v": iperf(ctx, t.iperf_port, seconds, 1)}),
+        ("tput8_gbps", lambda: {"v": iperf(ctx, t.iperf_port, seconds, 8)}),
         ("pp", lambda: probe(ctx, "pingpong", t.echo_port, seconds)),
         ("conn", lambda: probe(ctx, "connrate", t.echo_port, seconds)),
     )
@@ -162,8 +175,7 @@ def setup_all(ctx, names, results):
 
 
 def run(args, ctx, results, errors):
-    iperf_srv = ctx.procs.start("iperf3-server", ["iperf3", "-s", "-B", "127.0.0.1", "-p", str(ctx.iperf_port)])
-    ctx.procs.wait_port(iperf_srv, ctx.iperf_port, 10)  # its stdout is block-buffered
+    ensure_iperf_server(ctx)
     echo = ctx.procs.start("echo-server", [ctx.probe, "echo-server", str(ctx.echo_port)])
     ctx.procs.wait_output(echo, r"listening \d+", 10)
     targets = setup_all(ctx, args.targets.split(","), results)
@@ -206,6 +218,8 @@ def main():
         print(f"bench: {e}", file=sys.stderr)
     finally:
         ctx.procs.stop_all()
+    if ctx.iperf_restarts:
+        doc["errors"].append(f"the iperf3 server exited {ctx.iperf_restarts} time(s) and was restarted")
     doc["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     doc["machine"]["loadavg_end"] = os.getloadavg()
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
@@ -213,6 +227,7 @@ def main():
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         json.dump(doc, f, indent=2)
+    shutil.copytree(ctx.procs.logs, out.removesuffix(".json") + ".logs", dirs_exist_ok=True)
     print(render(doc))
     print(f"\nresults: {out}", file=sys.stderr)
     return 1 if any(e.startswith("fatal") for e in doc["errors"]) else 0

@@ -116,13 +116,13 @@ class Procs:
         self.procs = []
 
 
-def run_json(argv, timeout):
+def run_json(argv, timeout, ok_codes=(0,)):
     """Runs a measuring command and returns its stdout; BenchError with stderr on failure."""
     try:
         r = subprocess.run(argv, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as e:
         raise BenchError(f"{' '.join(argv)}: timed out after {timeout}s") from e
-    if r.returncode != 0:
+    if r.returncode not in ok_codes:
         msg = (r.stderr or r.stdout).decode(errors="replace").strip()[-400:]
         raise BenchError(f"{' '.join(argv)}: exit {r.returncode}: {msg}")
     return r.stdout.decode()

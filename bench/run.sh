@@ -3,7 +3,7 @@
 # one-hop haproxy and socat. Not a test. See docs/benchmarks.md.
 #
 #   bash bench/run.sh [--quick] [--runs N] [--seconds S] [--targets direct,porthole,ssh,haproxy,socat]
-#                     [--build-dir DIR] [--no-hold] [--out FILE]
+#                     [--build-dir DIR] [--porthole BIN] [--no-hold] [--out FILE]
 #
 # --quick = 1 run × 3 s. Default: medians of 3 runs × 10 s. Results: bench/results/*.json plus a
 # markdown table on stdout. Every process it starts is stopped on exit.
@@ -11,12 +11,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_DIR=${BUILD:-build}
+PORTHOLE_BIN=""
 TARGETS=direct,porthole,ssh,haproxy,socat
 PASS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) PASS+=(--runs 1 --seconds 3) ;;
     --build-dir) BUILD_DIR=$2; shift ;;
+    --porthole) PORTHOLE_BIN=$2; shift ;;  # measure this binary instead of building one
     --targets) TARGETS=$2; shift ;;
     --runs|--seconds|--out) PASS+=("$1" "$2"); shift ;;
     --no-hold) PASS+=("$1") ;;
@@ -35,7 +37,7 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}" --target tcp_probe
-if [[ ",$TARGETS," == *,porthole,* ]]; then
+if [ -z "$PORTHOLE_BIN" ] && [[ ",$TARGETS," == *,porthole,* ]]; then
   cmake --build "$BUILD_DIR" -j "${JOBS:-$(nproc)}" --target porthole ||
     echo "bench/run.sh: porthole did not build; its row will be pending" >&2
 fi
@@ -62,7 +64,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-/usr/bin/python3 bench/bench.py --probe "$BUILD_DIR/bench/tcp_probe" --porthole "$BUILD_DIR/porthole" \
+/usr/bin/python3 bench/bench.py --probe "$BUILD_DIR/bench/tcp_probe" --porthole "${PORTHOLE_BIN:-$BUILD_DIR/porthole}" \
   --tmp "$WORK" --targets "$TARGETS" "${PASS[@]}" &
 DRIVER=$!
 wait "$DRIVER"

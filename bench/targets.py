@@ -32,6 +32,8 @@ class Ctx:
     porthole: str
     iperf_port: int
     echo_port: int
+    iperf_srv: object = None  # the shared iperf3 server (restarted by the driver if it dies)
+    iperf_restarts: int = 0
 
 
 def setup_direct(ctx):
