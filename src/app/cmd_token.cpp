@@ -33,7 +33,9 @@ int fail(std::string_view cmd, std::string_view message, int status) {
 }
 
 // Where the tokens live, for messages.
-std::string where(const TokenArgs& a) { return a.admin_url.empty() ? a.data_dir : "the relay at " + a.admin_url; }
+std::string where(const TokenArgs& a) {
+  return a.admin_url.empty() ? a.data_dir : "the relay at " + a.admin_url;
+}
 
 // Sends one admin API call; nullopt (after printing why) when the relay cannot be reached.
 std::optional<relay::AdminReply> call_admin(std::string_view cmd, const TokenArgs& a, std::string method,
@@ -43,17 +45,19 @@ std::optional<relay::AdminReply> call_admin(std::string_view cmd, const TokenArg
     fail(cmd, to.error().message, 2);
     return std::nullopt;
   }
-  auto reply = relay::admin_request(*to, {std::move(method), std::move(target), std::move(body), a.admin_token});
+  auto reply =
+      relay::admin_request(*to, {std::move(method), std::move(target), std::move(body), a.admin_token});
   if (!reply) {
     fail(cmd, reply.error().message, 1);
     return std::nullopt;
   }
   if (reply->status == 401) {
-    fail(cmd, relay::admin_error_text(*reply) + " (give a relay token with --admin-token or PORTHOLE_ADMIN_TOKEN)",
+    fail(cmd,
+         relay::admin_error_text(*reply) + " (give a relay token with --admin-token or PORTHOLE_ADMIN_TOKEN)",
          1);
     return std::nullopt;
   }
-  return reply;
+  return std::move(*reply);
 }
 
 // The secret (from the data dir or the admin API), or the exit status.
@@ -65,7 +69,8 @@ std::variant<std::string, int> create_secret(const TokenArgs& a, const relay::Sc
                            {"allow_private", a.allow_private}};
     auto reply = call_admin("create", a, "POST", "/api/tokens", body.dump());
     if (!reply) return 1;
-    if (reply->status != 201) return fail("create", relay::admin_error_text(*reply), reply->status == 400 ? 2 : 1);
+    if (reply->status != 201)
+      return fail("create", relay::admin_error_text(*reply), reply->status == 400 ? 2 : 1);
     auto j = nlohmann::json::parse(reply->body, nullptr, false);
     if (!j.is_object() || !j.contains("token") || !j["token"].is_string()) {
       return fail("create", "the admin API sent no token", 1);
@@ -76,8 +81,8 @@ std::variant<std::string, int> create_secret(const TokenArgs& a, const relay::Sc
   if (!store) return fail("create", store.error().message, 1);
   auto token = (*store)->create_token(a.name, scopes);
   if (!token) return fail("create", token.error().message, 1);
-  (*store)->audit("token.create", fmt::format("name={} id={} scopes={} via=cli", a.name, proto::token_id(*token),
-                                              relay::describe(scopes)));
+  (*store)->audit("token.create", fmt::format("name={} id={} scopes={} via=cli", a.name,
+                                              proto::token_id(*token), relay::describe(scopes)));
   return *token;
 }
 

@@ -7,6 +7,7 @@
 #include "app/serve.hpp"
 #include "core/address.hpp"
 #include "core/encoding.hpp"
+#include "relay/admin.hpp"
 
 namespace porthole::app {
 
@@ -22,13 +23,18 @@ Result<std::unique_ptr<relay::Relay>> make_relay(net::asio::io_context& io, cons
   if (identity->created) spdlog::info("created a self-signed certificate in {}", cfg.data_dir);
   auto relay = std::make_unique<relay::Relay>(io, cfg, std::move(*store), *identity);
   if (auto r = relay->start(); !r) return r.error();
+  auto admin = relay::AdminServer::start(io, *relay, cfg.admin);
+  if (!admin) return make_error("--admin: {}", admin.error().message);
+  const auto admin_url = (*admin)->url();
+  relay->keep(std::shared_ptr<relay::AdminServer>(std::move(*admin)));
   if (relay->store().list_tokens().empty()) {
     spdlog::warn("no tokens: no agent can connect. Add --token SECRET or run `porthole token create NAME`");
   }
   auto host = parse_host_port(cfg.agents, "0.0.0.0", true);
   out << "Relay listening for agents on " << format_host_port(host->host, relay->agent_port()) << " (TLS 1.3)\n"
       << "Relay certificate fingerprint SHA256:" << identity->fingerprint << "\n"
-      << "Public endpoints: tcp://" << cfg.domain << ":" << cfg.tcp_ports.lo << "-" << cfg.tcp_ports.hi << std::endl;
+      << "Public endpoints: tcp://" << cfg.domain << ":" << cfg.tcp_ports.lo << "-" << cfg.tcp_ports.hi << "\n"
+      << "Admin API on " << admin_url << std::endl;
   return relay;
 }
 

@@ -54,6 +54,8 @@ class Relay {
   std::vector<AgentInfo> agents() const;
   std::vector<EndpointInfo> endpoints() const;
   bool kick(std::string_view agent_id);
+  // Keeps `companion` (the admin API server) alive exactly as long as the relay.
+  void keep(std::shared_ptr<void> companion) { companions_.push_back(std::move(companion)); }
 
  private:
   friend class AgentConn;
@@ -80,6 +82,7 @@ class Relay {
   std::unordered_map<std::string, std::shared_ptr<AgentConn>> conns_;  // by session id
   std::map<std::string, std::shared_ptr<TcpEndpoint>> endpoints_;     // by "token/tunnel"
   bool stopping_ = false;
+  std::vector<std::shared_ptr<void>> companions_;  // last member: destroyed first
 };
 
 }  // namespace porthole::relay
