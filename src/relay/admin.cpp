@@ -2,7 +2,7 @@
 
 #include <array>
 #include <chrono>
-#include <set>
+#include <map>
 
 #include <spdlog/spdlog.h>
 #include <boost/beast/core.hpp>
@@ -78,6 +78,10 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl>, admin::Backend {
   net::Task<void> serve(net::tcp::socket socket);
   net::Task<bool> answer(beast::tcp_stream& stream, http::request_parser<http::string_body>& parser,
                          net::error_code ec);
+  bool evict_oldest_waiting();
+  void set_waiting(beast::tcp_stream* s, bool waiting) {
+    if (auto it = conns.find(s); it != conns.end()) it->second.waiting = waiting;
+  }
   void stop();
 
   asio::io_context& io;
@@ -87,8 +91,14 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl>, admin::Backend {
   std::uint16_t port = 0;
   bool require_auth = true;
   bool stopped = false;
+  // Open connections, and whether each is waiting for a request (idle) with its age.
+  struct Conn {
+    std::uint64_t seq = 0;
+    bool waiting = true;
+  };
   std::size_t active = 0;
-  std::set<beast::tcp_stream*> conns;
+  std::uint64_t next_seq = 0;
+  std::map<beast::tcp_stream*, Conn> conns;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
@@ -101,7 +111,7 @@ net::Task<void> AdminServer::Impl::accept_loop() {
       co_await net::sleep_for(50ms);
       continue;
     }
-    if (active >= kMaxConnections) {
+    if (active >= kMaxConnections && !evict_oldest_waiting()) {
       count_dropped("over_limit");
       sock.close(ec);
       continue;
@@ -139,13 +149,12 @@ net::Task<bool> AdminServer::Impl::answer(beast::tcp_stream& stream,
 net::Task<void> AdminServer::Impl::serve(net::tcp::socket socket) {
   auto self = shared_from_this();
   beast::tcp_stream stream(std::move(socket));
-  conns.insert(&stream);
+  conns[&stream] = Conn{next_seq++, true};
   struct Release {
     Impl& impl;
     beast::tcp_stream* s;
     ~Release() {
-      impl.conns.erase(s);
-      --impl.active;
+      if (impl.conns.erase(s) != 0) --impl.active;  // not when evicted
     }
   } release{*this, &stream};
   beast::flat_buffer buf(admin::kMaxHeader + admin::kMaxBody + 4096);
@@ -154,7 +163,9 @@ net::Task<void> AdminServer::Impl::serve(net::tcp::socket socket) {
     parser.header_limit(admin::kMaxHeader);
     parser.body_limit(admin::kMaxBody);
     stream.expires_after(kHeaderTimeout);
+    set_waiting(&stream, true);
     auto [ec, n] = co_await http::async_read_header(stream, buf, parser, net::use_nothrow);
+    set_waiting(&stream, false);
     if (!ec && !parser.is_done()) {
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         http::response<http::empty_body> cont{http::status::continue_, 11};
@@ -186,12 +197,31 @@ net::Task<void> AdminServer::Impl::serve(net::tcp::socket socket) {
   stream.close();
 }
 
+// At the connection cap, the connection that has waited longest for a request makes room: idle
+// or slow connections cannot lock the operator out (a real request arrives within milliseconds).
+bool AdminServer::Impl::evict_oldest_waiting() {
+  beast::tcp_stream* oldest = nullptr;
+  std::uint64_t seq = 0;
+  for (auto& [s, c] : conns) {
+    if (c.waiting && (oldest == nullptr || c.seq < seq)) {
+      oldest = s;
+      seq = c.seq;
+    }
+  }
+  if (oldest == nullptr) return false;
+  count_dropped("evicted");
+  conns.erase(oldest);
+  --active;
+  oldest->close();  // its coroutine sees the error and ends
+  return true;
+}
+
 void AdminServer::Impl::stop() {
   if (stopped) return;
   stopped = true;
   net::error_code ec;
   if (acceptor) acceptor->close(ec);
-  for (auto* s : conns) s->close();
+  for (auto& [s, c] : conns) s->close();
 }
 
 Result<std::unique_ptr<AdminServer>> AdminServer::start(asio::io_context& io, Relay& relay,

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -50,6 +51,13 @@ def token_cli(*args, env=None):
     e.pop("PORTHOLE_ADMIN_TOKEN", None)
     e.update(env or {})
     return subprocess.run([BIN, "token", *args], capture_output=True, text=True, timeout=30, env=e)
+
+
+def closed_by_peer(s):
+    try:
+        return s.recv(100) == b""
+    except ConnectionResetError:
+        return True
 
 
 def raw_exchange(host, port, payload):
@@ -192,6 +200,26 @@ class AdminApiTest(unittest.TestCase):
             self.assertRegex(metrics, rf'porthole_admin_errors_total{{reason="{reason}"}} [1-9]')
         self.assertEqual(relay.get_json("/healthz")["status"], "ok")
         self.assertEqual(relay.proc.stop(), 0)
+
+    def test_idle_connections_cannot_lock_out_and_headers_have_a_deadline(self):
+        relay = AdminRelay()
+        idle = [socket.create_connection((relay.admin_host, relay.admin_port), timeout=10) for _ in range(70)]
+        idle[0].sendall(b"GET /healthz HTTP/1.1\r\n")  # a slow header
+        # The connection cap (64) evicts the longest-waiting connections, not the newcomer.
+        self.assertEqual(relay.get_json("/healthz")["status"], "ok")
+        self.assertTrue(closed_by_peer(idle[0]))
+        for s in idle:
+            s.close()
+
+        slow = socket.create_connection((relay.admin_host, relay.admin_port), timeout=15)
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        t0 = time.monotonic()
+        self.assertTrue(closed_by_peer(slow))  # at the 10 s header deadline
+        self.assertGreater(time.monotonic() - t0, 8)
+        slow.close()
+        metrics = relay.request("GET", "/metrics")[1].decode()
+        self.assertRegex(metrics, r'porthole_admin_errors_total{reason="evicted"} [1-9]')
+        self.assertRegex(metrics, r'porthole_admin_errors_total{reason="timeout"} [1-9]')
 
     def test_token_required_off_exempt_loopback(self):
         relay = AdminRelay(admin="127.0.0.2:0")
