@@ -44,6 +44,10 @@ class SignalWait {
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set_, &old_);
+    // A shell starts background jobs with SIGINT ignored; an ignored signal is discarded even
+    // while blocked, so restore the default (safe: both stay blocked and are taken by sigtimedwait).
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
   }
   ~SignalWait() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
   SignalWait(const SignalWait&) = delete;
@@ -51,8 +55,8 @@ class SignalWait {
   // True when a signal arrived before `until`.
   bool until(Clock::time_point t) {
     while (true) {
-      auto left = t - Clock::now();
-      if (left <= Clock::duration::zero()) return false;
+      // Always look at least once, so a signal is taken even when the work overran the deadline.
+      auto left = std::max(t - Clock::now(), Clock::duration::zero());
       auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
       timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
       int sig = sigtimedwait(&set_, nullptr, &ts);
@@ -60,6 +64,7 @@ class SignalWait {
         spdlog::info("map: got {}, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
         return true;
       }
+      if (ns == 0 || Clock::now() >= t) return false;
     }
   }
 
@@ -88,7 +93,7 @@ bool refresh(Client& client, Held& h, const KeeperOptions& o) {
   auto now = Clock::now();
   if (h.m.method == Method::upnp && h.lease.lifetime_seconds == 0) {
     if (client.check(h.m)) {
-      h.lease.granted_at = now;
+      h.lease.granted_at = Clock::now();  // next check one interval after this one ended
       return true;
     }
     spdlog::warn("map: UPnP mapping {} {} is gone (router restart?); mapping again", to_string(h.m.protocol),
