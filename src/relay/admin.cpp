@@ -76,8 +76,10 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl>, admin::Backend {
 
   net::Task<void> accept_loop();
   net::Task<void> serve(net::tcp::socket socket);
-  net::Task<bool> answer(beast::tcp_stream& stream, http::request_parser<http::string_body>& parser,
+  enum class Next { keep, close, linger };
+  net::Task<Next> answer(beast::tcp_stream& stream, http::request_parser<http::string_body>& parser,
                          net::error_code ec);
+  net::Task<void> linger(beast::tcp_stream& stream);
   bool evict_oldest_waiting();
   void set_waiting(beast::tcp_stream* s, bool waiting) {
     if (auto it = conns.find(s); it != conns.end()) it->second.waiting = waiting;
@@ -122,14 +124,14 @@ net::Task<void> AdminServer::Impl::accept_loop() {
 }
 
 // Answers one request (or a read error); false when the connection must close.
-net::Task<bool> AdminServer::Impl::answer(beast::tcp_stream& stream,
-                                          http::request_parser<http::string_body>& parser,
-                                          net::error_code ec) {
+net::Task<AdminServer::Impl::Next> AdminServer::Impl::answer(beast::tcp_stream& stream,
+                                                             http::request_parser<http::string_body>& parser,
+                                                             net::error_code ec) {
   admin::Response resp;
   bool keep_alive = false;
   if (ec) {
     int status = read_error_status(ec);
-    if (status == 0) co_return false;
+    if (status == 0) co_return Next::close;
     resp = admin::error_response(status,
                                  status == 400 ? "malformed HTTP request: " + ec.message() : ec.message());
   } else {
@@ -143,7 +145,21 @@ net::Task<bool> AdminServer::Impl::answer(beast::tcp_stream& stream,
   auto res = to_http(std::move(resp), keep_alive);
   stream.expires_after(kWriteTimeout);
   auto [wec, n] = co_await http::async_write(stream, res, net::use_nothrow);
-  co_return !wec && keep_alive;
+  if (wec) co_return Next::close;
+  co_return keep_alive ? Next::keep : ec ? Next::linger : Next::close;
+}
+
+// Lingering close after an error reply: let the client read it before its unread input (say,
+// the rest of an oversized body) makes our close a reset.
+net::Task<void> AdminServer::Impl::linger(beast::tcp_stream& stream) {
+  net::error_code ignored;
+  stream.socket().shutdown(net::tcp::socket::shutdown_send, ignored);
+  stream.expires_after(kDrainTimeout);
+  std::array<char, 4096> sink;
+  for (;;) {
+    auto [ec, got] = co_await stream.async_read_some(asio::buffer(sink), net::use_nothrow);
+    if (ec || stopped) break;
+  }
 }
 
 net::Task<void> AdminServer::Impl::serve(net::tcp::socket socket) {
@@ -154,7 +170,7 @@ net::Task<void> AdminServer::Impl::serve(net::tcp::socket socket) {
     Impl& impl;
     beast::tcp_stream* s;
     ~Release() {
-      if (impl.conns.erase(s) != 0) --impl.active;  // not when evicted
+      if (impl.conns.erase(s) != 0) --impl.active;  // not when evicted or already closing
     }
   } release{*this, &stream};
   beast::flat_buffer buf(admin::kMaxHeader + admin::kMaxBody + 4096);
@@ -176,21 +192,12 @@ net::Task<void> AdminServer::Impl::serve(net::tcp::socket socket) {
       if (!ec) std::tie(ec, n) = co_await http::async_read(stream, buf, parser, net::use_nothrow);
     }
     if (stopped) co_return;
-    bool bad = static_cast<bool>(ec);
-    if (!co_await answer(stream, parser, ec)) {
-      if (bad && !stopped) {
-        // Lingering close: let the client read the error before unread input resets the connection.
-        net::error_code ignored;
-        stream.socket().shutdown(net::tcp::socket::shutdown_send, ignored);
-        stream.expires_after(kDrainTimeout);
-        std::array<char, 4096> sink;
-        for (;;) {
-          auto [rec, got] = co_await stream.async_read_some(asio::buffer(sink), net::use_nothrow);
-          if (rec || stopped) break;
-        }
-      }
-      break;
-    }
+    auto next = co_await answer(stream, parser, ec);
+    if (next == Next::keep) continue;
+    // Closing: this connection no longer counts against the cap.
+    if (conns.erase(&stream) != 0) --active;
+    if (next == Next::linger && !stopped) co_await linger(stream);
+    break;
   }
   net::error_code ignored;
   stream.socket().shutdown(net::tcp::socket::shutdown_both, ignored);
