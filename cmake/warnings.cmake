@@ -9,7 +9,7 @@ endif()
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   # GCC 12 false positives in libstdc++/Asio headers at -O2.
   target_compile_options(porthole_flags INTERFACE -Wno-maybe-uninitialized
-    -Wno-array-bounds -Wno-stringop-overflow -Wno-restrict -Wno-null-dereference)
+    -Wno-array-bounds -Wno-stringop-overflow -Wno-restrict -Wno-null-dereference -Wno-mismatched-new-delete)
 endif()
 target_compile_definitions(porthole_flags INTERFACE
   BOOST_ASIO_NO_DEPRECATED BOOST_ASIO_DISABLE_BOOST_COROUTINE)
