@@ -21,7 +21,7 @@ echo "== ASan+UBSan tests"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The binary tests run against the sanitized porthole too (1 GiB becomes 256 MiB there).
-(cd build-asan && PORTHOLE_BULK_BYTES=268435456 ctest -j "$CTEST_J" --output-on-failure --timeout 600 \
+(cd build-asan && PORTHOLE_BULK_BYTES=268435456 PORTHOLE_TIME_SCALE=3 ctest -j "$CTEST_J" --output-on-failure --timeout 600 \
    -L 'unit|integration|fuzz|binary') || status=1
 
 echo "== fuzz (libFuzzer, ${FUZZ_SECONDS:-15}s per target)"

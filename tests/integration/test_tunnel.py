@@ -169,7 +169,9 @@ class TunnelTest(unittest.TestCase):
         stop.set()
         for c in socks:
             c.close()
-        self.assertLess(registered, 1.0, f"agent registered after {registered:.2f}s")
+        # Sanitizer builds start and run several times slower: they scale the budget.
+        budget = 1.0 * float(os.environ.get("PORTHOLE_TIME_SCALE", "1"))
+        self.assertLess(registered, budget, f"agent registered after {registered:.2f}s")
 
 
 class BulkTest(unittest.TestCase):
