@@ -9,7 +9,6 @@
 #include <boost/beast/http.hpp>
 
 #include "core/address.hpp"
-#include "core/metrics.hpp"
 #include "net/listen.hpp"
 #include "net/signal.hpp"
 #include "relay/admin_routes.hpp"
@@ -30,16 +29,10 @@ constexpr auto kWriteTimeout = 10s;
 constexpr auto kDrainTimeout = 2s;
 constexpr std::size_t kMaxConnections = 64;
 
-void count_dropped(std::string_view reason) {
-  metrics::counter(fmt::format("porthole_admin_errors_total{{reason=\"{}\"}}", reason),
-                   "Admin API requests answered with an error")
-      .inc();
-}
-
 // The status to answer a failed read with, or 0 to close without answering.
 int read_error_status(const net::error_code& ec) {
   if (ec == beast::error::timeout) {
-    count_dropped("timeout");
+    admin::count_error("timeout");
     return 0;
   }
   if (ec == http::error::header_limit) return 431;
@@ -114,7 +107,7 @@ net::Task<void> AdminServer::Impl::accept_loop() {
       continue;
     }
     if (active >= kMaxConnections && !evict_oldest_waiting()) {
-      count_dropped("over_limit");
+      admin::count_error("over_limit");
       sock.close(ec);
       continue;
     }
@@ -216,7 +209,7 @@ bool AdminServer::Impl::evict_oldest_waiting() {
     }
   }
   if (oldest == nullptr) return false;
-  count_dropped("evicted");
+  admin::count_error("evicted");
   conns.erase(oldest);
   --active;
   oldest->close();  // its coroutine sees the error and ends

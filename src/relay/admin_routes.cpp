@@ -200,10 +200,14 @@ bool authorized(const Store& store, std::string_view authorization) {
   return CRYPTO_memcmp(key.data(), rec->key.data(), key.size()) == 0;
 }
 
-Response error_response(int status, std::string_view message) {
-  metrics::counter(fmt::format("porthole_admin_errors_total{{reason=\"{}\"}}", error_reason(status)),
-                   "Admin API requests answered with an error")
+void count_error(std::string_view reason) {
+  metrics::counter(fmt::format("porthole_admin_errors_total{{reason=\"{}\"}}", reason),
+                   "Admin API requests refused or connections dropped, by reason")
       .inc();
+}
+
+Response error_response(int status, std::string_view message) {
+  count_error(error_reason(status));
   return json_response(status, {{"error", message}, {"status", status}});
 }
 

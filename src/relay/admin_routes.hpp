@@ -50,6 +50,9 @@ bool auth_exempt(std::string_view listen_host);
 // (looked up by proto::token_id, key compared in constant time).
 bool authorized(const Store& store, std::string_view authorization);
 
+// Bumps porthole_admin_errors_total{reason="<reason>"}.
+void count_error(std::string_view reason);
+
 // {"error": message, "status": status}, and bumps porthole_admin_errors_total{reason=...}.
 Response error_response(int status, std::string_view message);
 
