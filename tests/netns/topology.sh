@@ -44,7 +44,10 @@ topo_cleanup() {
   local pid ns
   for pid in "${TOPO_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   for pid in "${TOPO_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  for ns in "${TOPO_NSES[@]}"; do
+  # topo_ns usually runs in $(...), so TOPO_NSES may miss names: take every ${TOPO_ID}_* too.
+  local all
+  all=$( (printf '%s\n' "${TOPO_NSES[@]}"; ip netns list | awk '{print $1}' | grep "^${TOPO_ID}_") | sort -u)
+  for ns in $all; do
     # Kill anything left in our namespaces (only ours: listed by ip netns pids).
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
     ip netns del "$ns" 2>/dev/null
