@@ -8,15 +8,19 @@
 namespace porthole::net {
 namespace {
 
-constexpr std::size_t kMaxPooled = 64;  // per thread: 4 MiB kept for reuse at most
+// Per thread and size, kept for reuse at most: 1 MiB of large blocks, 256 KiB of small ones.
+constexpr std::size_t kMaxPooled = 16;
+constexpr std::size_t kMaxPooledSmall = 64;
 std::atomic<std::size_t> g_allocated{0};
 
 struct Pool {
-  std::vector<std::uint8_t*> free;
+  std::vector<std::uint8_t*> large, small;
   ~Pool() {
-    for (auto* b : free) {
-      delete[] b;
-      g_allocated.fetch_sub(1, std::memory_order_relaxed);
+    for (auto* list : {&large, &small}) {
+      for (auto* b : *list) {
+        delete[] b;
+        g_allocated.fetch_sub(1, std::memory_order_relaxed);
+      }
     }
   }
 };
@@ -24,20 +28,24 @@ thread_local Pool t_pool;
 
 }  // namespace
 
-Chunk Chunk::take() {
-  if (!t_pool.free.empty()) {
-    auto* b = t_pool.free.back();
-    t_pool.free.pop_back();
-    return Chunk(b);
+Chunk Chunk::take(std::size_t hint) {
+  const std::size_t capacity = hint <= kSmallChunkSize ? kSmallChunkSize : kChunkSize;
+  auto& free = capacity == kChunkSize ? t_pool.large : t_pool.small;
+  if (!free.empty()) {
+    auto* b = free.back();
+    free.pop_back();
+    return Chunk(b, capacity);
   }
   g_allocated.fetch_add(1, std::memory_order_relaxed);
-  return Chunk(new std::uint8_t[kChunkSize]);
+  return Chunk(new std::uint8_t[capacity], capacity);
 }
 
 void Chunk::release() {
   if (!block_) return;
-  if (t_pool.free.size() < kMaxPooled) {
-    t_pool.free.push_back(block_);
+  const bool large = capacity_ == kChunkSize;
+  auto& free = large ? t_pool.large : t_pool.small;
+  if (free.size() < (large ? kMaxPooled : kMaxPooledSmall)) {
+    free.push_back(block_);
   } else {
     delete[] block_;
     g_allocated.fetch_sub(1, std::memory_order_relaxed);
@@ -52,6 +60,7 @@ Chunk& Chunk::operator=(Chunk&& o) noexcept {
   if (this != &o) {
     release();
     block_ = o.block_;
+    capacity_ = o.capacity_;
     size_ = o.size_;
     offset_ = o.offset_;
     o.block_ = nullptr;

@@ -1,13 +1,17 @@
 #include "net/pump.hpp"
 
-namespace porthole::net {
+#include "net/signal.hpp"
 
-using namespace asio::experimental::awaitable_operators;
+namespace porthole::net {
 
 namespace {
 
 struct Shared {
+  explicit Shared(const Executor& ex) : other_done(ex) {}
   std::string error;
+  std::uint64_t b_to_a = 0;
+  bool b_to_a_done = false;
+  Signal other_done;
 };
 
 Task<std::uint64_t> one_way(ByteStream& from, ByteStream& to, Shared& shared) {
@@ -35,12 +39,24 @@ Task<std::uint64_t> one_way(ByteStream& from, ByteStream& to, Shared& shared) {
   }
 }
 
+Task<void> other_way(ByteStream& from, ByteStream& to, Shared& shared) {
+  shared.b_to_a = co_await one_way(from, to, shared);
+  shared.b_to_a_done = true;
+  shared.other_done.notify();
+}
+
 }  // namespace
 
+// One direction runs in this coroutine, the other in one spawned coroutine (a parallel group
+// would cost two spawned coroutines and its own state: memory every open connection holds).
+// Both end: an error in either aborts both streams, which ends the other's read.
 Task<PumpResult> pump(ByteStream& a, ByteStream& b) {
-  Shared shared;
-  auto [ab, ba] = co_await (one_way(a, b, shared) && one_way(b, a, shared));
-  co_return PumpResult{ab, ba, std::move(shared.error)};
+  auto ex = co_await asio::this_coro::executor;
+  Shared shared(ex);
+  asio::co_spawn(ex, other_way(b, a, shared), asio::detached);
+  const auto ab = co_await one_way(a, b, shared);
+  while (!shared.b_to_a_done) co_await shared.other_done.wait();
+  co_return PumpResult{ab, shared.b_to_a, std::move(shared.error)};
 }
 
 }  // namespace porthole::net

@@ -13,7 +13,8 @@ class Signal {
  public:
   explicit Signal(const Executor& ex) : timer_(ex, asio::steady_timer::time_point::max()) {}
 
-  Task<void> wait() { co_await timer_.async_wait(use_nothrow); }
+  // The timer's own awaitable, not a coroutine around it: a waiting stream holds one frame less.
+  auto wait() { return timer_.async_wait(use_nothrow); }
   void notify() { timer_.cancel(); }
 
  private:

@@ -1,5 +1,7 @@
 #include "net/tcp_stream.hpp"
 
+#include <vector>
+
 #include "core/address.hpp"
 
 namespace porthole::net {
@@ -58,14 +60,21 @@ void TcpStream::abort(std::string_view) {
 Task<Result<tcp::socket>> dial(std::string host, std::uint16_t port, std::chrono::milliseconds timeout) {
   auto ex = co_await asio::this_coro::executor;
   asio::steady_timer deadline(ex, timeout);
-  tcp::resolver resolver(ex);
-  auto resolved = co_await (resolver.async_resolve(host, std::to_string(port), use_nothrow) ||
-                            deadline.async_wait(use_nothrow));
-  if (resolved.index() == 1) co_return make_error("resolving {} timed out", host);
-  auto [rec, results] = std::get<0>(resolved);
-  if (rec) co_return make_error("cannot resolve {}: {}", host, rec.message());
+  std::vector<tcp::endpoint> endpoints;
+  error_code aec;
+  if (const auto addr = asio::ip::make_address(host, aec); !aec) {
+    endpoints.emplace_back(addr, port);  // an address needs no resolver (and no hop to its thread)
+  } else {
+    tcp::resolver resolver(ex);
+    auto resolved = co_await (resolver.async_resolve(host, std::to_string(port), use_nothrow) ||
+                              deadline.async_wait(use_nothrow));
+    if (resolved.index() == 1) co_return make_error("resolving {} timed out", host);
+    auto [rec, results] = std::get<0>(resolved);
+    if (rec) co_return make_error("cannot resolve {}: {}", host, rec.message());
+    for (const auto& r : results) endpoints.push_back(r.endpoint());
+  }
   tcp::socket sock(ex);
-  auto connected = co_await (asio::async_connect(sock, results, use_nothrow) || deadline.async_wait(use_nothrow));
+  auto connected = co_await (asio::async_connect(sock, endpoints, use_nothrow) || deadline.async_wait(use_nothrow));
   if (connected.index() == 1) {
     co_return make_error("connecting to {} timed out after {} ms", format_host_port(host, port), timeout.count());
   }

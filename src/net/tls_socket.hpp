@@ -1,5 +1,7 @@
-// TLS on a TCP socket, driven directly through OpenSSL on the socket's descriptor (no BIO pair
-// copies): reads and writes go from OpenSSL straight to the kernel. One reader and one writer
+// TLS on a TCP socket, driven directly through OpenSSL. Reads: OpenSSL reads the descriptor
+// itself with read-ahead, so one read(2) brings in many records. Writes: records are encrypted
+// into our own buffer (a small custom BIO) and sent with one large write(2) per batch, so TCP
+// builds full-size segments instead of one per 16 KiB record. One reader and one writer
 // coroutine may use it at the same time (on one executor).
 #pragma once
 
@@ -7,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <openssl/ssl.h>
 
@@ -31,8 +34,13 @@ class TlsSocket {
   Task<Result<void>> handshake(std::chrono::milliseconds timeout);
   // Reads up to buf.size() bytes; 0 means the peer closed the TLS session.
   Task<Result<std::size_t>> read_some(std::span<std::uint8_t> buf);
-  // Writes every byte.
-  Task<Result<void>> write_all(std::span<const std::uint8_t> bytes);
+  // Encrypts every byte and sends what the socket takes now, without waiting; the rest stays
+  // pending for flush(). Fails only on a TLS error or a dead connection.
+  Result<void> write_now(std::span<const std::uint8_t> bytes);
+  // Waits until every pending encrypted byte is sent; false when the connection is gone.
+  Task<bool> flush();
+  // Encrypted bytes not yet sent (a flush() is needed, or running).
+  std::size_t pending() const { return pending_.size() - pending_sent_ + sending_.size(); }
   // Sends close_notify (best effort) and closes the socket; pending operations fail.
   void close();
   bool is_open() const { return socket_.is_open(); }
@@ -41,11 +49,16 @@ class TlsSocket {
   struct SslFree {
     void operator()(SSL* s) const { SSL_free(s); }
   };
-  // Waits for the socket condition OpenSSL asked for; false on error/close.
-  Task<bool> wait_for(int ssl_error);
+  friend struct WriteBio;
+  // Sends what the socket takes of pending_ now; false on a send error other than EAGAIN.
+  bool send_pending_now();
 
   tcp::socket socket_;
   std::unique_ptr<SSL, SslFree> ssl_;
+  std::vector<std::uint8_t> pending_;   // encrypted, not yet handed to flush()
+  std::size_t pending_sent_ = 0;        // bytes at the front of pending_ already sent
+  std::vector<std::uint8_t> sending_;   // being written by flush()
+  bool flushing_ = false;
 };
 
 // The most recent OpenSSL error as text (and clears the queue).

@@ -40,12 +40,13 @@ void encode_header(std::uint8_t* out, const FrameHeader& h) {
 
 void append_frame(std::vector<std::uint8_t>& out, const FrameHeader& h,
                   std::span<const std::uint8_t> payload) {
-  auto at = out.size();
-  out.resize(at + kHeaderSize + payload.size());
+  // insert(), not resize() + memcpy: the payload is written once, never zero-filled first.
+  std::uint8_t header[kHeaderSize];
   FrameHeader hh = h;
   hh.length = static_cast<std::uint32_t>(payload.size());
-  encode_header(out.data() + at, hh);
-  if (!payload.empty()) std::memcpy(out.data() + at + kHeaderSize, payload.data(), payload.size());
+  encode_header(header, hh);
+  out.insert(out.end(), header, header + kHeaderSize);
+  out.insert(out.end(), payload.begin(), payload.end());
 }
 
 void append_frame(std::vector<std::uint8_t>& out, FrameType type, std::uint16_t flags, StreamId stream,

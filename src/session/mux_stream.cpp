@@ -22,7 +22,7 @@ MuxStream::~MuxStream() {
 
 void MuxStream::deliver(std::span<const std::uint8_t> data) {
   while (!data.empty()) {
-    if (rx_.size() == rx_head_ || rx_.back().spare().empty()) rx_.push_back(net::Chunk::take());
+    if (rx_.size() == rx_head_ || rx_.back().spare().empty()) rx_.push_back(net::Chunk::take(data.size()));
     auto spare = rx_.back().spare();
     const auto n = std::min(spare.size(), data.size());
     std::memcpy(spare.data(), data.data(), n);

@@ -112,40 +112,68 @@ net::Task<void> Session::read_loop() {
     }
     bytes_in_ += *n;
     last_rx_ = Clock::now();
-    if (auto r = mux_.feed(std::span(buf.data(), *n), *this); !r) {
+    feeding_ = true;
+    auto r = mux_.feed(std::span(buf.data(), *n), *this);
+    feeding_ = false;
+    if (!r) {
       protocol_errors().inc();
       spdlog::warn("session {}: protocol error: {}", id_, r.error().message);
       close(fmt::format("protocol error: {}", r.error().message));
       break;
     }
-    if (mux_.has_output()) kick_writer();
+    kick_writer();  // WINDOW and PING replies of the whole read, in one write
+  }
+}
+
+void Session::kick_writer() {
+  if (feeding_ || closed_) return;
+  if (tls_->pending() > 0 || !write_error_.empty()) {
+    writer_signal_.notify();  // the write loop is waiting for the socket; it takes this too
+    return;
+  }
+  send_output();
+  if (tls_->pending() > 0 || !write_error_.empty() || !finish_reason_.empty()) writer_signal_.notify();
+}
+
+void Session::send_output() {
+  if (!mux_.has_output()) return;
+  mux_.take_output(write_buf_);
+  bytes_out_ += write_buf_.size();
+  if (auto r = tls_->write_now(write_buf_); !r) write_error_ = r.error().message;
+  if (write_buf_.capacity() > 4 * options_.output_high_water) std::vector<std::uint8_t>().swap(write_buf_);
+  if (tls_->pending() == 0) wake_blocked_writers();
+}
+
+void Session::wake_blocked_writers() {
+  auto blocked = std::move(blocked_writers_);
+  blocked_writers_.clear();
+  for (auto id : blocked) {
+    if (auto* s = find(id)) s->wake_writer();
   }
 }
 
 net::Task<void> Session::write_loop() {
   while (!closed_) {
-    if (!mux_.has_output()) {
-      if (!finish_reason_.empty()) {
-        close(finish_reason_);
-        break;
-      }
-      co_await writer_signal_.wait();
-      continue;
-    }
-    mux_.take_output(write_buf_);
-    // Output drained: let blocked stream writers fill the next batch while this one is sent.
-    auto blocked = std::move(blocked_writers_);
-    blocked_writers_.clear();
-    for (auto id : blocked) {
-      if (auto* s = find(id)) s->wake_writer();
-    }
-    auto r = co_await tls_->write_all(write_buf_);
-    if (!r) {
-      close(r.error().message);
+    if (!write_error_.empty()) {
+      close(write_error_);
       break;
     }
-    bytes_out_ += write_buf_.size();
-    if (write_buf_.capacity() > 4 * options_.output_high_water) std::vector<std::uint8_t>().swap(write_buf_);
+    if (tls_->pending() > 0) {
+      // (GCC 12 miscompiles co_await inside an if condition here: keep it a statement.)
+      const bool sent = co_await tls_->flush();
+      if (!sent) write_error_ = "connection lost";
+      if (!closed_ && write_error_.empty()) wake_blocked_writers();
+      continue;
+    }
+    if (mux_.has_output()) {
+      send_output();
+      continue;
+    }
+    if (!finish_reason_.empty()) {
+      close(finish_reason_);
+      break;
+    }
+    co_await writer_signal_.wait();
   }
 }
 

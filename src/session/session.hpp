@@ -1,5 +1,6 @@
-// One agent<->relay session: a TLS connection carrying a Mux. Owns the read loop, a write loop
-// that drains the mux output in batches, and heartbeats. Streams are MuxStreams (ByteStream).
+// One agent<->relay session: a TLS connection carrying a Mux. Owns the read loop, heartbeats and
+// the output path: mux output is sent as soon as it is made while the socket takes it, and a
+// write loop finishes what the socket could not take. Streams are MuxStreams (ByteStream).
 // Everything runs on the executor of the TLS socket; no locks.
 #pragma once
 
@@ -75,8 +76,12 @@ class Session : public std::enable_shared_from_this<Session>, private proto::Mux
   net::Task<void> read_loop();
   net::Task<void> write_loop();
   net::Task<void> heartbeat_loop();
-  void kick_writer() { writer_signal_.notify(); }
-  bool output_full() const { return mux_.output_size() >= options_.output_high_water; }
+  // New mux output: sent at once when the connection is idle (no scheduler round trip), else
+  // left to the write loop. Inside feed() it waits until the whole read is processed.
+  void kick_writer();
+  void send_output();  // encrypts the mux output and sends what the socket takes now
+  void wake_blocked_writers();
+  bool output_full() const { return mux_.output_size() + tls_->pending() >= options_.output_high_water; }
   void wait_for_output_space(proto::StreamId id) { blocked_writers_.push_back(id); }
   MuxStream* find(proto::StreamId id);
 
@@ -94,6 +99,8 @@ class Session : public std::enable_shared_from_this<Session>, private proto::Mux
   std::chrono::microseconds rtt_{0};
   std::uint64_t bytes_in_ = 0, bytes_out_ = 0;
   std::string finish_reason_;  // set by close_after_flush
+  std::string write_error_;    // a failed send_output(): the write loop closes the session
+  bool feeding_ = false;       // inside mux_.feed(): output is sent after it
   bool closed_ = false;
   bool started_ = false;
 };
