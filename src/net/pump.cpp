@@ -1,5 +1,7 @@
 #include "net/pump.hpp"
 
+#include <exception>
+
 #include "net/signal.hpp"
 
 namespace porthole::net {
@@ -39,12 +41,6 @@ Task<std::uint64_t> one_way(ByteStream& from, ByteStream& to, Shared& shared) {
   }
 }
 
-Task<void> other_way(ByteStream& from, ByteStream& to, Shared& shared) {
-  shared.b_to_a = co_await one_way(from, to, shared);
-  shared.b_to_a_done = true;
-  shared.other_done.notify();
-}
-
 }  // namespace
 
 // One direction runs in this coroutine, the other in one spawned coroutine (a parallel group
@@ -53,7 +49,11 @@ Task<void> other_way(ByteStream& from, ByteStream& to, Shared& shared) {
 Task<PumpResult> pump(ByteStream& a, ByteStream& b) {
   auto ex = co_await asio::this_coro::executor;
   Shared shared(ex);
-  asio::co_spawn(ex, other_way(b, a, shared), asio::detached);
+  asio::co_spawn(ex, one_way(b, a, shared), [&shared](const std::exception_ptr&, std::uint64_t n) {
+    shared.b_to_a = n;
+    shared.b_to_a_done = true;
+    shared.other_done.notify();
+  });
   const auto ab = co_await one_way(a, b, shared);
   while (!shared.b_to_a_done) co_await shared.other_done.wait();
   co_return PumpResult{ab, shared.b_to_a, std::move(shared.error)};

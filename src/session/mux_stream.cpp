@@ -8,8 +8,7 @@ namespace porthole::session {
 MuxStream::MuxStream(std::shared_ptr<Session> session, proto::StreamId id)
     : session_(std::move(session)),
       id_(id),
-      rx_signal_(session_->tls_->socket().get_executor()),
-      tx_signal_(session_->tls_->socket().get_executor()) {}
+      signal_(session_->tls_->socket().get_executor()) {}
 
 MuxStream::~MuxStream() {
   session_->streams_.erase(id_);
@@ -29,20 +28,19 @@ void MuxStream::deliver(std::span<const std::uint8_t> data) {
     rx_.back().commit(n);
     data = data.subspan(n);
   }
-  rx_signal_.notify();
+  signal_.notify();
 }
 
 void MuxStream::deliver_fin() {
   rx_fin_ = true;
-  rx_signal_.notify();
+  signal_.notify();
 }
 
 void MuxStream::deliver_error(std::string reason) {
   if (error_.empty()) error_ = std::move(reason);
   rx_.clear();
   rx_head_ = 0;
-  rx_signal_.notify();
-  tx_signal_.notify();
+  signal_.notify();
 }
 
 net::Task<Result<net::Chunk>> MuxStream::read() {
@@ -59,7 +57,7 @@ net::Task<Result<net::Chunk>> MuxStream::read() {
       co_return c;
     }
     if (rx_fin_) co_return net::Chunk{};
-    co_await rx_signal_.wait();
+    co_await signal_.wait();
   }
 }
 
@@ -71,12 +69,12 @@ net::Task<Result<void>> MuxStream::write(std::span<const std::uint8_t> bytes) {
     if (!mux.is_open(id_)) co_return make_error("stream closed by peer");
     if (session_->output_full()) {
       session_->wait_for_output_space(id_);
-      co_await tx_signal_.wait();
+      co_await signal_.wait();
       continue;
     }
     const auto n = mux.write(id_, bytes);
     if (n == 0) {  // no flow-control credit: wait for a WINDOW frame
-      co_await tx_signal_.wait();
+      co_await signal_.wait();
       continue;
     }
     bytes = bytes.subspan(n);
@@ -102,8 +100,7 @@ void MuxStream::abort(std::string_view reason) {
   }
   rx_.clear();
   rx_head_ = 0;
-  rx_signal_.notify();
-  tx_signal_.notify();
+  signal_.notify();
 }
 
 }  // namespace porthole::session
