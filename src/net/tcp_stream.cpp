@@ -23,9 +23,13 @@ TcpStream::~TcpStream() {
 
 Task<Result<Chunk>> TcpStream::read() {
   for (;;) {
-    // Wait first, take a buffer only once bytes are there: idle streams hold no buffer.
-    auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_nothrow);
-    if (wait_ec) co_return make_error("read: {}", wait_ec.message());
+    // Wait first (unless the last read filled its buffer: then more is likely there), and
+    // take a buffer only once bytes are there: idle streams hold no buffer.
+    if (!maybe_more_) {
+      auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_nothrow);
+      if (wait_ec) co_return make_error("read: {}", wait_ec.message());
+    }
+    maybe_more_ = false;
     Chunk c = Chunk::take();
     error_code ec;
     auto spare = c.spare();
@@ -34,13 +38,21 @@ Task<Result<Chunk>> TcpStream::read() {
     if (ec == asio::error::eof) co_return Chunk{};
     if (ec) co_return make_error("read: {}", ec.message());
     c.commit(n);
+    maybe_more_ = n == spare.size();
     co_return c;
   }
 }
 
 Task<Result<void>> TcpStream::write(std::span<const std::uint8_t> bytes) {
-  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), use_nothrow);
-  if (ec) co_return make_error("write: {}", ec.message());
+  // Most writes fit in the socket buffer: try at once, and only wait (through the reactor,
+  // which costs a scheduler round trip even when it completes at once) for what is left.
+  error_code ec;
+  const auto n = socket_.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return make_error("write: {}", ec.message());
+  if (!ec) bytes = bytes.subspan(n);
+  if (bytes.empty()) co_return Result<void>{};
+  auto [wec, written] = co_await asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), use_nothrow);
+  if (wec) co_return make_error("write: {}", wec.message());
   co_return Result<void>{};
 }
 

@@ -25,6 +25,7 @@ class TcpStream final : public ByteStream {
 
  private:
   tcp::socket socket_;
+  bool maybe_more_ = false;  // the last read filled its buffer: read again before waiting
 };
 
 // Resolves `host` and connects to the first address that answers, within `timeout`.

@@ -79,6 +79,8 @@ TlsSocket::TlsSocket(tcp::socket socket, SSL_CTX* ctx, Side side)
     return;
   }
   BIO_set_data(wbio, this);
+  BIO_set_callback_arg(rbio, reinterpret_cast<char*>(this));
+  BIO_set_callback_ex(rbio, &TlsSocket::on_socket_read);
   SSL_set_bio(ssl_.get(), rbio, wbio);
   if (side == Side::client) {
     SSL_set_connect_state(ssl_.get());
@@ -91,6 +93,16 @@ TlsSocket::TlsSocket(tcp::socket socket, SSL_CTX* ctx, Side side)
 }
 
 TlsSocket::~TlsSocket() { close(); }
+
+long TlsSocket::on_socket_read(BIO* bio, int oper, const char*, std::size_t len, int, long, int ret,
+                               std::size_t* processed) {
+  if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+    // Fewer bytes than OpenSSL asked for (or none): the socket is most likely empty now.
+    auto* self = reinterpret_cast<TlsSocket*>(BIO_get_callback_arg(bio));
+    self->drained_ = ret <= 0 || (processed && *processed < len);
+  }
+  return ret;
+}
 
 Task<bool> TlsSocket::flush() {
   if (flushing_) co_return socket_.is_open();  // the other coroutine is sending; it takes ours too
@@ -154,6 +166,13 @@ Task<Result<std::size_t>> TlsSocket::read_some(std::span<std::uint8_t> buf) {
   std::size_t got = 0;
   for (;;) {
     if (!socket_.is_open()) co_return make_error("connection closed");
+    if (drained_ && !SSL_has_pending(ssl_.get())) {
+      // The last read(2) emptied the socket: wait before trying (saves a read that would only
+      // say EAGAIN). Waiting re-arms the descriptor, so bytes that came meanwhile still count.
+      auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_nothrow);
+      if (ec || !socket_.is_open()) co_return make_error("connection closed");
+      drained_ = false;
+    }
     ERR_clear_error();
     std::size_t n = 0;
     const int rc = SSL_read_ex(ssl_.get(), buf.data() + got, buf.size() - got, &n);
@@ -171,8 +190,7 @@ Task<Result<std::size_t>> TlsSocket::read_some(std::span<std::uint8_t> buf) {
     if (got > 0) co_return got;  // report the data now; a close or error shows up on the next call
     if (err == SSL_ERROR_ZERO_RETURN) co_return std::size_t{0};
     if (err == SSL_ERROR_WANT_READ) {
-      auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_nothrow);
-      if (ec || !socket_.is_open()) co_return make_error("connection closed");
+      drained_ = true;  // waits at the top of the loop
       continue;
     }
     if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) co_return make_error("connection lost");

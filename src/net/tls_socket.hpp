@@ -52,6 +52,9 @@ class TlsSocket {
   friend struct WriteBio;
   // Sends what the socket takes of pending_ now; false on a send error other than EAGAIN.
   bool send_pending_now();
+  // Watches OpenSSL's read(2) calls on the socket, to know when it is drained.
+  static long on_socket_read(BIO* bio, int oper, const char* argp, std::size_t len, int argi, long argl, int ret,
+                             std::size_t* processed);
 
   tcp::socket socket_;
   std::unique_ptr<SSL, SslFree> ssl_;
@@ -59,6 +62,7 @@ class TlsSocket {
   std::size_t pending_sent_ = 0;        // bytes at the front of pending_ already sent
   std::vector<std::uint8_t> sending_;   // being written by flush()
   bool flushing_ = false;
+  bool drained_ = false;  // the last read(2) left the socket empty: wait before reading
 };
 
 // The most recent OpenSSL error as text (and clears the queue).
