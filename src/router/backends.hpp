@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,7 +56,12 @@ struct Record {
 std::string default_state_path();
 // Missing file = empty. A corrupt file is reported and treated as empty (never trusted).
 std::vector<Record> load_records(const std::string& path);
+// Replaces the file (write to PATH.tmp.PID, rename). Callers that change records use
+// update_records, which holds the lock.
 Result<void> save_records(const std::string& path, const std::vector<Record>& records);
+// Load, change, save under an exclusive flock(2) on PATH.lock (waits up to 5 s for it), so
+// concurrent `porthole map` processes do not lose each other's records.
+Result<void> update_records(const std::string& path, const std::function<void(std::vector<Record>&)>& change);
 std::string nonce_to_hex(const pcp::Nonce& n);
 std::optional<pcp::Nonce> nonce_from_hex(std::string_view hex);
 

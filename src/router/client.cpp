@@ -19,7 +19,9 @@ std::vector<Method> order(Method m) {
   return {m};
 }
 
-std::string state_path(const Options& o) { return o.state_file ? *o.state_file : detail::default_state_path(); }
+std::string state_path(const Options& o) {
+  return o.state_file ? *o.state_file : detail::default_state_path();
+}
 
 auto find_record(std::vector<Record>& rs, Protocol p, std::uint16_t ext, const std::string& lan) {
   return std::find_if(rs.begin(), rs.end(), [&](const Record& r) {
@@ -56,7 +58,7 @@ Result<Mapping> Client::add(const MappingRequest& in) {
     std::uint32_t lease = req.lease_seconds ? req.lease_seconds : kDefaultPmpLease;
     if (m == Method::pcp) {
       auto nonce = rec != records.end() && rec->method == Method::pcp ? detail::nonce_from_hex(rec->nonce_hex)
-                                                                       : std::nullopt;
+                                                                      : std::nullopt;
       if (!nonce) nonce = detail::pcp_random_nonce();
       nonce_hex = detail::nonce_to_hex(*nonce);
       r = detail::pcp_map(ctx, req, *nonce, lease);
@@ -70,17 +72,17 @@ Result<Mapping> Client::add(const MappingRequest& in) {
       errors.push_back(r.error().message);
       continue;
     }
-    Record nr{m, req.protocol, r->external_port, r->internal_port, gw_.lan_address, gw_.gateway,
-              nonce_hex, req.description, r->lease_seconds};
+    Record nr{m,           req.protocol, r->external_port, r->internal_port, gw_.lan_address,
+              gw_.gateway, nonce_hex,    req.description,  r->lease_seconds};
     // The router may grant another external port (PCP/NAT-PMP): key the record by the granted one.
-    records.erase(std::remove_if(records.begin(), records.end(),
-                                 [&](const Record& x) {
-                                   return x.protocol == nr.protocol && x.internal_address == nr.internal_address &&
-                                          (x.external_port == nr.external_port || x.external_port == req.external_port);
-                                 }),
-                  records.end());
-    records.push_back(nr);
-    if (auto s = detail::save_records(path, records); !s) spdlog::warn("router: {}", s.error().message);
+    auto saved = detail::update_records(path, [&](std::vector<Record>& now) {
+      std::erase_if(now, [&](const Record& x) {
+        return x.protocol == nr.protocol && x.internal_address == nr.internal_address &&
+               (x.external_port == nr.external_port || x.external_port == req.external_port);
+      });
+      now.push_back(nr);
+    });
+    if (!saved) spdlog::warn("router: {}", saved.error().message);
     return r;
   }
   return make_error("{}", join_errors(errors));
@@ -96,7 +98,8 @@ Result<void> Client::remove(std::uint16_t ext, Protocol p, Method method) {
   Result<void> r;
   if (m == Method::pcp) {
     auto nonce = rec != records.end() ? detail::nonce_from_hex(rec->nonce_hex) : std::nullopt;
-    if (!nonce) return make_error("PCP: no record of this mapping's nonce; the router will refuse to delete it");
+    if (!nonce)
+      return make_error("PCP: no record of this mapping's nonce; the router will refuse to delete it");
     MappingRequest req;
     req.external_port = ext;
     req.internal_port = rec->internal_port;
@@ -114,8 +117,11 @@ Result<void> Client::remove(std::uint16_t ext, Protocol p, Method method) {
     r = detail::upnp_remove(ctx, ext, p);
   }
   if (r && rec != records.end()) {
-    records.erase(rec);
-    if (auto s = detail::save_records(path, records); !s) spdlog::warn("router: {}", s.error().message);
+    auto saved = detail::update_records(path, [&](std::vector<Record>& now) {
+      auto it = find_record(now, p, ext, gw_.lan_address);
+      if (it != now.end()) now.erase(it);
+    });
+    if (!saved) spdlog::warn("router: {}", saved.error().message);
   }
   return r;
 }
@@ -125,7 +131,8 @@ Result<std::vector<Mapping>> Client::list(Method method) {
   auto records = detail::load_records(state_path(opts_));
   auto mark = [&](Mapping& m) {
     bool described = m.description.rfind(kDescriptionPrefix, 0) == 0;
-    m.ours = described || find_record(records, m.protocol, m.external_port, m.internal_address) != records.end();
+    m.ours =
+        described || find_record(records, m.protocol, m.external_port, m.internal_address) != records.end();
   };
   Result<std::vector<Mapping>> listed = make_error("UPnP listing not asked for");
   if (method == Method::auto_ || method == Method::upnp) listed = detail::upnp_list(ctx);

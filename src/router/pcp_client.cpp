@@ -1,4 +1,5 @@
-// PCP over UDP: one request, retransmitted (250 ms, doubling) until a valid reply or the deadline.
+// PCP over UDP: one request, retransmitted (250 ms, doubling, see retransmit.hpp) until a valid
+// reply or the deadline.
 // Replies from anyone but the gateway's port 5351, undecodable replies and wrong nonces are
 // ignored with a counter and a log line; waiting goes on until the deadline.
 #include <arpa/inet.h>
@@ -8,12 +9,14 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <optional>
 #include <random>
 
 #include <spdlog/spdlog.h>
 
 #include "core/metrics.hpp"
 #include "router/backends.hpp"
+#include "router/retransmit.hpp"
 
 namespace porthole::router::detail {
 namespace {
@@ -42,7 +45,42 @@ sockaddr_in v4(const std::string& addr, std::uint16_t port) {
   return sa;
 }
 
-// Returns the first reply `accept` takes, or an error after the deadline.
+// One datagram off the socket: the reply `accept` takes, a definite failure (a NAT-PMP-only
+// router), or nothing (ignored with a counter and a log line; `last_ignored` says why).
+template <class Accept>
+std::optional<Result<pcp::Response>> take_reply(int fd, const sockaddr_in& gw, Accept& accept,
+                                                std::string& last_ignored) {
+  std::uint8_t buf[pcp::kMaxMessage + 4];
+  sockaddr_in from{};
+  socklen_t flen = sizeof from;
+  ssize_t n = ::recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &flen);
+  if (n < 0) return std::nullopt;
+  if (from.sin_addr.s_addr != gw.sin_addr.s_addr || from.sin_port != gw.sin_port) {
+    char a[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &from.sin_addr, a, sizeof a);
+    count_ignored("pcp", "wrong_source",
+                  fmt::format("reply from {}:{}, not the gateway", a, ntohs(from.sin_port)));
+    return std::nullopt;
+  }
+  auto r = pcp::decode_response({buf, static_cast<std::size_t>(n)});
+  if (!r) {
+    // A NAT-PMP-only router answers with version 0: a definite "no PCP here".
+    if (n >= 1 && buf[0] == 0) return Result<pcp::Response>(r.error());
+    count_ignored("pcp", "malformed", r.error().message);
+    last_ignored = r.error().message;
+    return std::nullopt;
+  }
+  if (auto why = accept(*r); !why.empty()) {
+    count_ignored("pcp", why, "reply does not match the request");
+    last_ignored = why;
+    return std::nullopt;
+  }
+  return r;
+}
+
+// Sends `req` to the gateway, retransmitting on Retransmit's schedule, and returns the first
+// reply `accept` takes, or an error at the deadline. Ignored replies never end the wait early
+// and never cause a resend.
 template <class Accept>
 Result<pcp::Response> exchange(const Ctx& c, const std::vector<std::uint8_t>& req, Accept accept) {
   UdpSocket s;
@@ -51,48 +89,17 @@ Result<pcp::Response> exchange(const Ctx& c, const std::vector<std::uint8_t>& re
   if (::bind(s.fd(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
     return make_error("PCP: cannot bind to {}: {}", c.gw.lan_address, std::strerror(errno));
   }
-  auto deadline = Clock::now() + c.timeout;
-  auto rto = std::chrono::milliseconds(250);
+  Retransmit rt(Clock::now(), c.timeout);
   std::string last_ignored;
-  while (Clock::now() < deadline) {
-    if (::sendto(s.fd(), req.data(), req.size(), 0, reinterpret_cast<sockaddr*>(&gw), sizeof gw) < 0) {
+  for (auto now = Clock::now(); !rt.expired(now); now = Clock::now()) {
+    if (rt.send_due(now) &&
+        ::sendto(s.fd(), req.data(), req.size(), 0, reinterpret_cast<sockaddr*>(&gw), sizeof gw) < 0) {
       count_error("pcp", "send");
       return make_error("PCP: cannot send to {}: {}", c.gw.gateway, std::strerror(errno));
     }
-    auto resend = std::min(deadline, Clock::now() + rto);
-    rto *= 2;
-    while (true) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(resend - Clock::now()).count();
-      if (left <= 0) break;
-      pollfd p{s.fd(), POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
-      std::uint8_t buf[pcp::kMaxMessage + 4];
-      sockaddr_in from{};
-      socklen_t flen = sizeof from;
-      ssize_t n = ::recvfrom(s.fd(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &flen);
-      if (n < 0) continue;
-      if (from.sin_addr.s_addr != gw.sin_addr.s_addr || from.sin_port != gw.sin_port) {
-        char a[INET_ADDRSTRLEN] = {};
-        inet_ntop(AF_INET, &from.sin_addr, a, sizeof a);
-        count_ignored("pcp", "wrong_source", fmt::format("reply from {}:{}, not the gateway", a,
-                                                         ntohs(from.sin_port)));
-        continue;
-      }
-      auto r = pcp::decode_response({buf, static_cast<std::size_t>(n)});
-      if (!r) {
-        // A NAT-PMP-only router answers with version 0: a definite "no PCP here".
-        if (n >= 1 && buf[0] == 0) return r.error();
-        count_ignored("pcp", "malformed", r.error().message);
-        last_ignored = r.error().message;
-        continue;
-      }
-      if (auto why = accept(*r); !why.empty()) {
-        count_ignored("pcp", why, "reply does not match the request");
-        last_ignored = why;
-        continue;
-      }
-      return r;
-    }
+    pollfd p{s.fd(), POLLIN, 0};
+    if (::poll(&p, 1, rt.wait_ms(now)) <= 0) continue;
+    if (auto r = take_reply(s.fd(), gw, accept, last_ignored)) return std::move(*r);
   }
   count_error("pcp", "timeout");
   if (!last_ignored.empty()) {

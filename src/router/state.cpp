@@ -1,11 +1,23 @@
 // The state file: the mappings porthole made (JSON array), so `map list` can tell ours from the
 // router's other mappings and `map remove` / renewals reuse the PCP nonce and method.
+//
+// Readers need no lock: a writer replaces the file with rename(2), so a reader sees the old or
+// the new file whole. Writers take flock(2) on PATH.lock around load-modify-save, so two
+// `porthole map` processes never lose each other's records.
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "core/metrics.hpp"
 #include "router/backends.hpp"
@@ -13,8 +25,9 @@
 namespace porthole::router::detail {
 
 void count_ignored(std::string_view method, std::string_view reason, std::string_view detail) {
-  metrics::counter(fmt::format("porthole_router_ignored_total{{method=\"{}\",reason=\"{}\"}}", method, reason),
-                   "router replies ignored (wrong source, malformed, wrong nonce, off-subnet)")
+  metrics::counter(
+      fmt::format("porthole_router_ignored_total{{method=\"{}\",reason=\"{}\"}}", method, reason),
+      "router replies ignored (wrong source, malformed, wrong nonce, off-subnet)")
       .inc();
   spdlog::warn("{}: ignored reply ({}): {}", method, reason, detail);
 }
@@ -103,7 +116,7 @@ Result<void> save_records(const std::string& path, const std::vector<Record>& re
   }
   std::error_code ec;
   fs::create_directories(fs::path(path).parent_path(), ec);
-  auto tmp = path + ".tmp";
+  auto tmp = fmt::format("{}.tmp.{}", path, ::getpid());
   {
     std::ofstream out(tmp, std::ios::trunc);
     if (!out) return make_error("cannot write state file {}", tmp);
@@ -113,6 +126,51 @@ Result<void> save_records(const std::string& path, const std::vector<Record>& re
   fs::rename(tmp, path, ec);
   if (ec) return make_error("cannot replace state file {}: {}", path, ec.message());
   return {};
+}
+
+namespace {
+
+// An exclusive flock(2) on PATH.lock, released when destroyed.
+class StateLock {
+ public:
+  explicit StateLock(const std::string& path)
+      : fd_(::open((path + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {}
+  ~StateLock() {
+    if (fd_ >= 0) ::close(fd_);  // closing drops the lock
+  }
+  StateLock(const StateLock&) = delete;
+  StateLock& operator=(const StateLock&) = delete;
+  // Waits for the lock up to `limit` (holders keep it for one load + save, a few ms).
+  Result<void> acquire(std::chrono::milliseconds limit) {
+    if (fd_ < 0) return make_error("cannot open lock file: {}", std::strerror(errno));
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK && errno != EINTR) return make_error("flock: {}", std::strerror(errno));
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return make_error("another porthole process holds the lock for over {} ms", limit.count());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // flock has no timed wait
+    }
+    return {};
+  }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+Result<void> update_records(const std::string& path,
+                            const std::function<void(std::vector<Record>&)>& change) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  StateLock lock(path);
+  if (auto l = lock.acquire(std::chrono::seconds(5)); !l) {
+    return make_error("state file {}: {}", path, l.error().message);
+  }
+  auto records = load_records(path);
+  change(records);
+  return save_records(path, records);
 }
 
 }  // namespace porthole::router::detail

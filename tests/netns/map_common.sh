@@ -8,8 +8,16 @@ topo_require
 [ -x "$PORTHOLE_BIN" ] || { echo "FAIL: PORTHOLE_BIN=$PORTHOLE_BIN is not executable"; exit 1; }
 topo_init
 export XDG_STATE_HOME="$TOPO_DIR/state"
-# Whole-test deadline (the ctest timeout is the outer one).
-( sleep "${TEST_DEADLINE:-200}"; echo "FAIL: test deadline passed" >&2; kill -TERM $$ ) 2>/dev/null &
+# Whole-test deadline (the ctest timeout is the outer one). The watchdog's sleep must not keep
+# the test's stdout open: ctest waits for every process holding it, so a leftover `sleep 200`
+# made every map test take 200 s however fast it was. Cleanup's TERM ends the watchdog, which
+# ends its sleep.
+(
+  trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+  sleep "${TEST_DEADLINE:-120}" >/dev/null 2>&1 &
+  nap=$!
+  wait "$nap" && { echo "FAIL: test deadline passed" >&2; kill -TERM $$; }
+) &
 TOPO_PIDS+=($!)
 
 ok() { echo "ok   - $*"; }
