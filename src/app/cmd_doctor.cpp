@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app/commands.hpp"
+#include "config/config.hpp"
 #include "core/address.hpp"
 #include "diag/gather.hpp"
 #include "diag/report.hpp"
@@ -16,6 +17,8 @@ struct DoctorOpts {
   std::string port;
   std::string relay;
   std::string token;
+  std::string relay_fingerprint;
+  std::string relay_ca;
   std::string gateway;
   int timeout_ms = 2000;
   bool json = false;
@@ -43,6 +46,16 @@ int run_doctor(const DoctorOpts& o) {
     config::AgentConfig cfg;
     cfg.relay = relay;
     cfg.token = token;
+    // Trust as `porthole tcp` does: a pinned fingerprint, a CA, else known_relays (TOFU).
+    if (!o.relay_fingerprint.empty()) {
+      auto fp = config::normalize_fingerprint(o.relay_fingerprint);
+      if (!fp) {
+        std::cerr << "porthole: doctor: --relay-fingerprint: " << fp.error().message << "\n";
+        return 2;
+      }
+      cfg.relay_fingerprint = *fp;
+    }
+    cfg.relay_ca = o.relay_ca;
     g.relay = cfg;
   }
   if (!o.gateway.empty()) g.router.gateway = o.gateway;
@@ -69,6 +82,8 @@ void add_doctor(CLI::App& app, Run& run) {
   sub->add_option("--relay", opts.relay,
                   "Relay HOST:PORT that tests reachability from outside (env PORTHOLE_RELAY)");
   sub->add_option("--token", opts.token, "Agent token for the relay (env PORTHOLE_TOKEN)");
+  sub->add_option("--relay-fingerprint", opts.relay_fingerprint, "Expected SHA-256 of the relay certificate");
+  sub->add_option("--relay-ca", opts.relay_ca, "CA bundle that signs the relay certificate");
   sub->add_option("--gateway", opts.gateway, "Ask this router instead of the default gateway");
   sub->add_option("--timeout-ms", opts.timeout_ms, "Per-method router timeout")
       ->capture_default_str()
