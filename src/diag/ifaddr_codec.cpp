@@ -59,20 +59,12 @@ std::optional<IfAddr> parse_addr(netlink::Bytes p) {
 
 Result<AddrChunk> parse_getaddr_reply(std::span<const std::uint8_t> buf) {
   AddrChunk out;
-  std::optional<Error> failure;
-  auto walked = netlink::for_each_message(buf, [&](const netlink::Message& m) {
-    if (out.done || failure) return;
-    if (m.type == NLMSG_DONE) {
-      out.done = true;
-    } else if (m.type == NLMSG_ERROR) {
-      auto code = netlink::error_code(m);
-      if (!code || *code != 0) failure = make_error("rtnetlink: address dump failed");
-    } else if (m.type == RTM_NEWADDR) {
-      if (auto a = parse_addr(m.payload)) out.addrs.push_back(std::move(*a));
-    }
+  auto done = netlink::for_each_dump_message(buf, "rtnetlink: address dump", [&](const netlink::Message& m) {
+    if (m.type != RTM_NEWADDR) return;
+    if (auto a = parse_addr(m.payload)) out.addrs.push_back(std::move(*a));
   });
-  if (!walked) return walked.error();
-  if (failure) return *failure;
+  if (!done) return done.error();
+  out.done = *done;
   return out;
 }
 

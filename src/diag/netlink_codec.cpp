@@ -3,6 +3,7 @@
 #include <linux/netlink.h>
 
 #include <cstring>
+#include <optional>
 
 namespace porthole::diag::netlink {
 
@@ -81,6 +82,32 @@ Result<void> for_each_attr(Bytes buf, const std::function<void(const Attr&)>& fn
     off += align4(len);
   }
   return {};
+}
+
+Result<bool> for_each_dump_message(Bytes buf, std::string_view what,
+                                   const std::function<void(const Message&)>& fn) {
+  bool done = false;
+  std::optional<Error> failure;
+  auto walked = for_each_message(buf, [&](const Message& m) {
+    if (done || failure) return;
+    if (m.type == NLMSG_DONE) {
+      done = true;
+    } else if (m.type == NLMSG_ERROR) {
+      auto code = error_code(m);
+      if (!code) {
+        failure = make_error("{}: {}", what, code.error().message);
+      } else if (*code != 0) {
+        long long err = -static_cast<long long>(*code);
+        failure = make_error("{}: kernel error {} ({})", what, err,
+                             err > 0 && err < 4096 ? std::strerror(static_cast<int>(err)) : "?");
+      }
+    } else if (m.type != NLMSG_NOOP) {
+      fn(m);
+    }
+  });
+  if (!walked) return walked.error();
+  if (failure) return *failure;
+  return done;
 }
 
 Result<int> error_code(const Message& m) {

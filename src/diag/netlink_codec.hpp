@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -35,6 +36,13 @@ Result<void> for_each_message(Bytes buf, const std::function<void(const Message&
 // Calls `fn` for each attribute in `buf` (rtattr/nlattr layout: u16 len, u16 type, value,
 // padded to 4). A malformed attribute stops the walk with an error.
 Result<void> for_each_attr(Bytes buf, const std::function<void(const Attr&)>& fn);
+
+// One chunk of a dump reply (the answer to dump_request()): NLMSG_DONE ends the dump (true is
+// returned), NLMSG_ERROR with a non-zero code fails it ("WHAT: kernel error 13 (Permission
+// denied)"), NLMSG_NOOP and error acks are skipped, every other message goes to `fn`. Nothing
+// after DONE or an error is looked at. False: the dump continues in the next chunk.
+Result<bool> for_each_dump_message(Bytes buf, std::string_view what,
+                                   const std::function<void(const Message&)>& fn);
 
 // A dump request (NLM_F_REQUEST | NLM_F_DUMP): the 16-byte header, then `body`.
 std::vector<std::uint8_t> dump_request(std::uint16_t type, std::uint32_t seq, const void* body,

@@ -87,34 +87,18 @@ Result<ReplyChunk> parse_sockdiag_reply(std::span<const std::uint8_t> buf, Proto
   static auto& skipped = metrics::counter("porthole_diag_sockdiag_drops_total{reason=\"bad_msg\"}",
                                           "sock_diag reply parts ignored");
   ReplyChunk out;
-  std::optional<Error> failure;
-  auto walked = netlink::for_each_message(buf, [&](const netlink::Message& m) {
-    if (out.done || failure) return;
-    if (m.type == NLMSG_DONE) {
-      out.done = true;
-    } else if (m.type == NLMSG_ERROR) {
-      auto code = netlink::error_code(m);
-      if (!code) {
-        failure = code.error();
-      } else if (*code != 0) {
-        long long err = -static_cast<long long>(*code);
-        failure = make_error("sock_diag: kernel error {} ({})", err,
-                             err > 0 && err < 4096 ? std::strerror(static_cast<int>(err)) : "?");
-      }
-    } else if (m.type == SOCK_DIAG_BY_FAMILY) {
+  auto done = netlink::for_each_dump_message(buf, "sock_diag", [&](const netlink::Message& m) {
+    if (m.type == SOCK_DIAG_BY_FAMILY) {
       if (auto e = parse_msg(m.payload, proto)) {
         out.entries.push_back(std::move(*e));
-      } else {
-        ++out.skipped;
-        skipped.inc();
+        return;
       }
-    } else if (m.type != NLMSG_NOOP) {
-      ++out.skipped;
-      skipped.inc();
     }
+    ++out.skipped;
+    skipped.inc();
   });
-  if (!walked) return walked.error();
-  if (failure) return *failure;
+  if (!done) return done.error();
+  out.done = *done;
   return out;
 }
 

@@ -184,5 +184,33 @@ TEST(NetlinkCodec, AttributeWalkStopsOnBadLength) {
   EXPECT_FALSE(netlink::read_u32(Buf{1, 2, 3, 4}, 1, x));
 }
 
+TEST(NetlinkCodec, DumpWalkStopsAtDoneOrErrorAndSkipsAcks) {
+  int zero = 0, eperm = -1;
+  Buf ack, err;
+  put(ack, &zero, sizeof zero);
+  put(err, &eperm, sizeof eperm);
+  ack.resize(20, 0);
+  err.resize(20, 0);
+  std::vector<std::uint16_t> seen;
+  auto see = [&](const netlink::Message& m) { seen.push_back(m.type); };
+  auto r = netlink::for_each_dump_message(
+      cat({nlmsg(0x70, {}), nlmsg(NLMSG_ERROR, ack), nlmsg(NLMSG_NOOP, {}), done(), nlmsg(0x71, {})}), "test",
+      see);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(*r);
+  EXPECT_EQ(seen, std::vector<std::uint16_t>{0x70});  // nothing after DONE
+  seen.clear();
+  r = netlink::for_each_dump_message(cat({nlmsg(NLMSG_ERROR, err), nlmsg(0x72, {})}), "test", see);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message, "test: kernel error 1 (Operation not permitted)");
+  EXPECT_TRUE(seen.empty());
+  r = netlink::for_each_dump_message(nlmsg(NLMSG_ERROR, Buf{1, 2}), "test", see);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("test: netlink: truncated NLMSG_ERROR"), std::string::npos);
+  r = netlink::for_each_dump_message(nlmsg(0x73, {}), "test", see);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(*r);  // the dump goes on in the next chunk
+}
+
 }  // namespace
 }  // namespace porthole::diag
