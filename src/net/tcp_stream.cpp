@@ -92,8 +92,7 @@ Task<Result<tcp::socket>> dial(std::string host, std::uint16_t port, std::chrono
   }
   auto [cec, ep] = std::get<0>(connected);
   if (cec) co_return make_error("cannot connect to {}: {}", format_host_port(host, port), cec.message());
-  tune_socket(sock);
-  co_return std::move(sock);
+  co_return std::move(sock);  // TcpStream / TlsSocket tune it
 }
 
 std::string format_endpoint(const tcp::endpoint& ep) {

@@ -29,7 +29,7 @@ class TcpStream final : public ByteStream {
 };
 
 // Resolves `host` and connects to the first address that answers, within `timeout`.
-// The socket comes back tuned (TCP_NODELAY, non-blocking).
+// TcpStream and TlsSocket tune the socket (TCP_NODELAY, non-blocking) when they take it.
 Task<Result<tcp::socket>> dial(std::string host, std::uint16_t port, std::chrono::milliseconds timeout);
 
 // "1.2.3.4:5" / "[::1]:5" for an endpoint.

@@ -65,7 +65,8 @@ std::string TcpEndpoint::agent_id() const {
 
 net::Task<void> TcpEndpoint::accept_loop() {
   while (acceptor_->is_open()) {
-    auto [ec, sock] = co_await acceptor_->async_accept(net::use_nothrow);
+    net::tcp::endpoint peer;  // filled by accept(2) itself: no getpeername per visitor
+    auto [ec, sock] = co_await acceptor_->async_accept(peer, net::use_nothrow);
     if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
     if (ec) {
       accept_errors().inc();
@@ -80,15 +81,15 @@ net::Task<void> TcpEndpoint::accept_loop() {
       continue;
     }
     asio::co_spawn(acceptor_->get_executor(),
-                   [self = shared_from_this(), s = std::move(sock)]() mutable { return self->serve(std::move(s)); },
+                   [self = shared_from_this(), s = std::move(sock), peer]() mutable {
+                     return self->serve(std::move(s), peer);
+                   },
                    asio::detached);
   }
 }
 
-net::Task<void> TcpEndpoint::serve(net::tcp::socket visitor) {
-  net::error_code ec;
-  const auto peer = visitor.remote_endpoint(ec);
-  const auto visitor_addr = ec ? std::string("unknown") : net::format_endpoint(peer);
+net::Task<void> TcpEndpoint::serve(net::tcp::socket visitor, net::tcp::endpoint peer) {
+  const auto visitor_addr = net::format_endpoint(peer);
   net::TcpStream vs(std::move(visitor));
   auto session = session_.lock();
   if (!session) co_return;

@@ -31,7 +31,7 @@ class TcpEndpoint : public std::enable_shared_from_this<TcpEndpoint> {
 
  private:
   net::Task<void> accept_loop();
-  net::Task<void> serve(net::tcp::socket visitor);
+  net::Task<void> serve(net::tcp::socket visitor, net::tcp::endpoint peer);
 
   std::unique_ptr<net::tcp::acceptor> acceptor_;
   std::string tunnel_;
