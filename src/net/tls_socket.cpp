@@ -14,28 +14,40 @@ namespace porthole::net {
 
 using namespace asio::experimental::awaitable_operators;
 
-namespace {
-
-// OpenSSL's read-ahead buffer: one read(2) takes up to this many bytes of records.
-constexpr std::size_t kReadAhead = 128 * 1024;
-
-}  // namespace
-
-// The write side of the TLS connection: a BIO that appends records to TlsSocket::pending_.
-// It never blocks, so SSL_write never asks to be retried; flush() does the waiting.
-struct WriteBio {
+// The transport under OpenSSL: a BIO over TlsSocket's own buffers. Reads hand OpenSSL the
+// ciphertext fill() read from the socket (one read(2) of up to 64 KiB for many records; OpenSSL's
+// own read-ahead is not used, because OpenSSL 3.0 moves every unread byte of its buffer to the
+// front at the start of each record, which costs more than the data). Writes append records to
+// pending_, sent with one send(2) per batch. It never blocks: an empty input says "retry", and
+// TlsSocket does the waiting.
+struct TlsBio {
+  static TlsSocket& of(BIO* bio) { return *static_cast<TlsSocket*>(BIO_get_data(bio)); }
   static int write(BIO* bio, const char* data, std::size_t len, std::size_t* written) {
-    auto* self = static_cast<TlsSocket*>(BIO_get_data(bio));
     const auto* p = reinterpret_cast<const std::uint8_t*>(data);
-    self->pending_.insert(self->pending_.end(), p, p + len);
+    of(bio).pending_.insert(of(bio).pending_.end(), p, p + len);
     *written = len;
+    return 1;
+  }
+  static int read(BIO* bio, char* data, std::size_t len, std::size_t* got) {
+    auto& self = of(bio);
+    BIO_clear_retry_flags(bio);
+    if (self.in_.empty()) {
+      if (!self.in_eof_) BIO_set_retry_read(bio);  // else: end of stream (or a read error)
+      return 0;
+    }
+    const auto n = std::min(len, self.in_.size());
+    std::memcpy(data, self.in_.bytes().data(), n);
+    self.in_.consume(n);
+    if (self.in_.empty()) self.in_ = Chunk{};  // back to the pool: an idle session holds none
+    *got = n;
     return 1;
   }
   static long ctrl(BIO* bio, int cmd, long, void*) {
     switch (cmd) {
       case BIO_CTRL_FLUSH: return 1;
-      case BIO_CTRL_WPENDING:
-      case BIO_CTRL_PENDING: return static_cast<long>(static_cast<TlsSocket*>(BIO_get_data(bio))->pending_.size());
+      case BIO_CTRL_PENDING: return static_cast<long>(of(bio).in_.size());
+      case BIO_CTRL_WPENDING: return static_cast<long>(of(bio).pending_.size());
+      case BIO_CTRL_EOF: return of(bio).in_eof_ && of(bio).in_.empty() ? 1 : 0;
       default: return 0;
     }
   }
@@ -45,10 +57,11 @@ struct WriteBio {
   }
   static const BIO_METHOD* method() {
     static BIO_METHOD* m = [] {
-      auto* meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "porthole-write");
-      BIO_meth_set_write_ex(meth, &WriteBio::write);
-      BIO_meth_set_ctrl(meth, &WriteBio::ctrl);
-      BIO_meth_set_create(meth, &WriteBio::create);
+      auto* meth = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "porthole-tls");
+      BIO_meth_set_write_ex(meth, &TlsBio::write);
+      BIO_meth_set_read_ex(meth, &TlsBio::read);
+      BIO_meth_set_ctrl(meth, &TlsBio::ctrl);
+      BIO_meth_set_create(meth, &TlsBio::create);
       return meth;
     }();
     return m;
@@ -70,38 +83,48 @@ TlsSocket::TlsSocket(tcp::socket socket, SSL_CTX* ctx, Side side)
     : socket_(std::move(socket)), ssl_(SSL_new(ctx)) {
   tune_socket(socket_);
   if (!ssl_) return;
-  BIO* rbio = BIO_new_socket(static_cast<int>(socket_.native_handle()), BIO_NOCLOSE);
-  BIO* wbio = BIO_new(WriteBio::method());
-  if (!rbio || !wbio) {
-    BIO_free(rbio);
-    BIO_free(wbio);
+  BIO* bio = BIO_new(TlsBio::method());
+  if (!bio) {
     ssl_.reset();
     return;
   }
-  BIO_set_data(wbio, this);
-  BIO_set_callback_arg(rbio, reinterpret_cast<char*>(this));
-  BIO_set_callback_ex(rbio, &TlsSocket::on_socket_read);
-  SSL_set_bio(ssl_.get(), rbio, wbio);
+  BIO_set_data(bio, this);
+  SSL_set_bio(ssl_.get(), bio, bio);  // one BIO, both directions (SSL takes both references)
   if (side == Side::client) {
     SSL_set_connect_state(ssl_.get());
   } else {
     SSL_set_accept_state(ssl_.get());
   }
-  SSL_set_read_ahead(ssl_.get(), 1);
-  SSL_set_default_read_buffer_len(ssl_.get(), kReadAhead);
   SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 }
 
 TlsSocket::~TlsSocket() { close(); }
 
-long TlsSocket::on_socket_read(BIO* bio, int oper, const char*, std::size_t len, int, long, int ret,
-                               std::size_t* processed) {
-  if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
-    // Fewer bytes than OpenSSL asked for (or none): the socket is most likely empty now.
-    auto* self = reinterpret_cast<TlsSocket*>(BIO_get_callback_arg(bio));
-    self->drained_ = ret <= 0 || (processed && *processed < len);
+Task<bool> TlsSocket::fill() {
+  for (;;) {
+    // Wait first (unless the last read filled its buffer), take a buffer only once bytes are here.
+    if (!maybe_more_) {
+      auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_nothrow);
+      if (ec || !socket_.is_open()) {
+        in_eof_ = true;
+        co_return false;
+      }
+    }
+    maybe_more_ = false;
+    in_ = Chunk::take();
+    auto spare = in_.spare();
+    error_code ec;
+    const auto n = socket_.read_some(asio::buffer(spare.data(), spare.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
+    if (ec) {  // end of stream or a read error: OpenSSL sees the end and reports it
+      in_ = Chunk{};
+      in_eof_ = true;
+      co_return false;
+    }
+    in_.commit(n);
+    maybe_more_ = n == spare.size();
+    co_return true;
   }
-  return ret;
 }
 
 Task<bool> TlsSocket::flush() {
@@ -156,9 +179,9 @@ Task<Result<void>> TlsSocket::handshake(std::chrono::milliseconds timeout) {
       co_return make_error("TLS handshake failed: {}", openssl_error_text());
     }
     if (err == SSL_ERROR_WANT_WRITE) continue;  // flushed above
-    auto r = co_await (socket_.async_wait(tcp::socket::wait_read, use_nothrow) || timer.async_wait(use_nothrow));
+    auto r = co_await (fill() || timer.async_wait(use_nothrow));
     if (r.index() == 1) co_return make_error("TLS handshake timed out after {} ms", timeout.count());
-    if (std::get<0>(std::get<0>(r)) || !socket_.is_open()) co_return make_error("TLS handshake: connection closed");
+    // A closed connection: the next SSL_do_handshake() sees the end of stream and says so.
   }
 }
 
@@ -166,23 +189,14 @@ Task<Result<std::size_t>> TlsSocket::read_some(std::span<std::uint8_t> buf) {
   std::size_t got = 0;
   for (;;) {
     if (!socket_.is_open()) co_return make_error("connection closed");
-    if (drained_ && !SSL_has_pending(ssl_.get())) {
-      // The last read(2) emptied the socket: wait before trying (saves a read that would only
-      // say EAGAIN). Waiting re-arms the descriptor, so bytes that came meanwhile still count.
-      auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_nothrow);
-      if (ec || !socket_.is_open()) co_return make_error("connection closed");
-      drained_ = false;
-    }
     ERR_clear_error();
     std::size_t n = 0;
     const int rc = SSL_read_ex(ssl_.get(), buf.data() + got, buf.size() - got, &n);
     if (rc == 1) {
       // One call yields at most one TLS record (16 KiB): keep taking what is already here,
-      // so the mux sees whole frames and stages (copies) nothing.
-      // Stop when OpenSSL holds no more bytes: another read(2) now would most likely only
-      // say EAGAIN, and the next call makes it anyway.
+      // so the mux sees whole frames and stages (copies) little.
       got += n;
-      if (got < buf.size() && SSL_has_pending(ssl_.get())) continue;
+      if (got < buf.size() && (!in_.empty() || SSL_has_pending(ssl_.get()))) continue;
       co_return got;
     }
     const int err = SSL_get_error(ssl_.get(), rc);
@@ -190,7 +204,7 @@ Task<Result<std::size_t>> TlsSocket::read_some(std::span<std::uint8_t> buf) {
     if (got > 0) co_return got;  // report the data now; a close or error shows up on the next call
     if (err == SSL_ERROR_ZERO_RETURN) co_return std::size_t{0};
     if (err == SSL_ERROR_WANT_READ) {
-      drained_ = true;  // waits at the top of the loop
+      co_await fill();  // false: the connection ended, which the next SSL_read_ex() reports
       continue;
     }
     if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) co_return make_error("connection lost");

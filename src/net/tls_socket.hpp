@@ -1,8 +1,7 @@
-// TLS on a TCP socket, driven directly through OpenSSL. Reads: OpenSSL reads the descriptor
-// itself with read-ahead, so one read(2) brings in many records. Writes: records are encrypted
-// into our own buffer (a small custom BIO) and sent with one large write(2) per batch, so TCP
-// builds full-size segments instead of one per 16 KiB record. One reader and one writer
-// coroutine may use it at the same time (on one executor).
+// TLS on a TCP socket, driven through OpenSSL over a small BIO of our own (tls_socket.cpp):
+// reads take up to 64 KiB of records per read(2); writes collect records and send them with
+// one send(2) per batch, so TCP builds full-size segments instead of one per 16 KiB record.
+// One reader and one writer coroutine may use it at the same time (on one executor).
 #pragma once
 
 #include <chrono>
@@ -15,6 +14,7 @@
 
 #include "core/result.hpp"
 #include "net/asio.hpp"
+#include "net/buffer.hpp"
 
 namespace porthole::net {
 
@@ -49,12 +49,11 @@ class TlsSocket {
   struct SslFree {
     void operator()(SSL* s) const { SSL_free(s); }
   };
-  friend struct WriteBio;
+  friend struct TlsBio;
   // Sends what the socket takes of pending_ now; false on a send error other than EAGAIN.
   bool send_pending_now();
-  // Watches OpenSSL's read(2) calls on the socket, to know when it is drained.
-  static long on_socket_read(BIO* bio, int oper, const char* argp, std::size_t len, int argi, long argl, int ret,
-                             std::size_t* processed);
+  // Reads ciphertext from the socket into in_ for OpenSSL; false when the connection ended.
+  Task<bool> fill();
 
   tcp::socket socket_;
   std::unique_ptr<SSL, SslFree> ssl_;
@@ -62,7 +61,9 @@ class TlsSocket {
   std::size_t pending_sent_ = 0;        // bytes at the front of pending_ already sent
   std::vector<std::uint8_t> sending_;   // being written by flush()
   bool flushing_ = false;
-  bool drained_ = false;  // the last read(2) left the socket empty: wait before reading
+  Chunk in_;                  // ciphertext read from the socket, not yet taken by OpenSSL
+  bool in_eof_ = false;       // the socket ended (or failed): OpenSSL gets end of stream
+  bool maybe_more_ = false;   // the last read(2) filled its buffer: read again before waiting
 };
 
 // The most recent OpenSSL error as text (and clears the queue).
