@@ -14,6 +14,11 @@ namespace porthole::net {
 
 using namespace asio::experimental::awaitable_operators;
 
+namespace {
+// Output buffers keep at most this much capacity once drained (a burst may grow them to MiBs).
+constexpr std::size_t kKeepCapacity = 256 * 1024;
+}  // namespace
+
 // The transport under OpenSSL: a BIO over TlsSocket's own buffers. Reads hand OpenSSL the
 // ciphertext fill() read from the socket (one read(2) of up to 64 KiB for many records; OpenSSL's
 // own read-ahead is not used, because OpenSSL 3.0 moves every unread byte of its buffer to the
@@ -140,6 +145,7 @@ Task<bool> TlsSocket::flush() {
     ok = !ec;
     sending_.clear();
   }
+  if (sending_.capacity() > kKeepCapacity) std::vector<std::uint8_t>().swap(sending_);  // drained
   flushing_ = false;
   co_return ok && socket_.is_open();
 }
@@ -154,6 +160,7 @@ bool TlsSocket::send_pending_now() {
   }
   pending_.clear();
   pending_sent_ = 0;
+  if (pending_.capacity() > kKeepCapacity) std::vector<std::uint8_t>().swap(pending_);  // after a burst
   return true;
 }
 

@@ -98,7 +98,10 @@ void Session::close_after_flush(std::string_view reason) {
 }
 
 net::Task<void> Session::read_loop() {
-  std::vector<std::uint8_t> buf(256 * 1024);
+  // One read buffer per thread, not per session (a relay with a thousand agents would hold
+  // 256 MiB): read_some() writes into it only after its last wait, and feed() consumes it
+  // before this coroutine suspends again, so sessions on one thread never see each other's bytes.
+  static thread_local std::vector<std::uint8_t> buf(256 * 1024);
   while (!closed_) {
     auto n = co_await tls_->read_some(buf);
     if (closed_) break;
@@ -140,7 +143,8 @@ void Session::send_output() {
   mux_.take_output(write_buf_);
   bytes_out_ += write_buf_.size();
   if (auto r = tls_->write_now(write_buf_); !r) write_error_ = r.error().message;
-  if (write_buf_.capacity() > 4 * options_.output_high_water) std::vector<std::uint8_t>().swap(write_buf_);
+  // A burst may have grown it; an idle session keeps at most 256 KiB.
+  if (write_buf_.capacity() > 256 * 1024) std::vector<std::uint8_t>().swap(write_buf_);
   if (tls_->pending() == 0) wake_blocked_writers();
 }
 
