@@ -46,13 +46,21 @@ std::uint32_t Mux::send_credit(StreamId id) const {
   return it->second.send_credit;
 }
 
-std::size_t Mux::write(StreamId id, std::span<const std::uint8_t> data) {
+std::size_t Mux::write_header(StreamId id, std::size_t len) {
   auto it = streams_.find(id);
   if (it == streams_.end() || it->second.sent_fin) return 0;
-  const auto n = std::min<std::size_t>({data.size(), it->second.send_credit, options_.limits.max_data_payload});
+  const auto n = std::min<std::size_t>({len, it->second.send_credit, options_.limits.max_data_payload});
   if (n == 0) return 0;
-  append_frame(out_, FrameHeader{FrameType::data, 0, id, 0}, data.first(n));
+  std::uint8_t header[kHeaderSize];
+  encode_header(header, FrameHeader{FrameType::data, 0, id, static_cast<std::uint32_t>(n)});
+  out_.insert(out_.end(), header, header + kHeaderSize);
   it->second.send_credit -= static_cast<std::uint32_t>(n);
+  return n;
+}
+
+std::size_t Mux::write(StreamId id, std::span<const std::uint8_t> data) {
+  const auto n = write_header(id, data.size());
+  out_.insert(out_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
   return n;
 }
 

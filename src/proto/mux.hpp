@@ -63,6 +63,9 @@ class Mux {
   std::uint32_t max_chunk() const { return options_.limits.max_data_payload; }
   // Sends up to min(data.size(), send_credit, max_chunk) bytes; returns how many.
   std::size_t write(StreamId id, std::span<const std::uint8_t> data);
+  // The same without copying the payload: appends only the DATA header for the n bytes it
+  // returns; the caller must send exactly those bytes of its own right after take_output()'s.
+  std::size_t write_header(StreamId id, std::size_t len);
   void shutdown(StreamId id);  // FIN: no more data from us
   void reset(StreamId id, ResetCode code, std::string_view reason);
   // The application consumed `n` received bytes: may emit a WINDOW frame.

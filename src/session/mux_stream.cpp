@@ -72,13 +72,15 @@ net::Task<Result<void>> MuxStream::write(std::span<const std::uint8_t> bytes) {
       co_await signal_.wait();
       continue;
     }
-    const auto n = mux.write(id_, bytes);
+    // Header into the mux output, payload straight from the caller's buffer into TLS: the
+    // bytes are not copied into the output first.
+    const auto n = mux.write_header(id_, bytes.size());
     if (n == 0) {  // no flow-control credit: wait for a WINDOW frame
       co_await signal_.wait();
       continue;
     }
+    session_->send_data(bytes.first(n));
     bytes = bytes.subspan(n);
-    session_->kick_writer();
   }
   co_return Result<void>{};
 }

@@ -138,11 +138,17 @@ void Session::kick_writer() {
   if (tls_->pending() > 0 || !write_error_.empty() || !finish_reason_.empty()) writer_signal_.notify();
 }
 
-void Session::send_output() {
+void Session::send_data(std::span<const std::uint8_t> payload) {
+  send_output(payload);
+  if (tls_->pending() > 0 || !write_error_.empty()) writer_signal_.notify();
+}
+
+void Session::send_output(std::span<const std::uint8_t> payload) {
   if (!mux_.has_output()) return;
   mux_.take_output(write_buf_);
-  bytes_out_ += write_buf_.size();
+  bytes_out_ += write_buf_.size() + payload.size();
   if (auto r = tls_->write_now(write_buf_); !r) write_error_ = r.error().message;
+  if (auto r = tls_->write_now(payload); !r && write_error_.empty()) write_error_ = r.error().message;
   // A burst may have grown it; an idle session keeps at most 256 KiB.
   if (write_buf_.capacity() > 256 * 1024) std::vector<std::uint8_t>().swap(write_buf_);
   if (tls_->pending() == 0) wake_blocked_writers();

@@ -79,7 +79,12 @@ class Session : public std::enable_shared_from_this<Session>, private proto::Mux
   // New mux output: sent at once when the connection is idle (no scheduler round trip), else
   // left to the write loop. Inside feed() it waits until the whole read is processed.
   void kick_writer();
-  void send_output();  // encrypts the mux output and sends what the socket takes now
+  // A stream's DATA payload after the header Mux::write_header() appended: sent at once (copied
+  // only by the encryption), whatever is pending, to keep the frame whole.
+  void send_data(std::span<const std::uint8_t> payload);
+  // Encrypts the mux output, then `payload` (the bytes of a DATA header the mux just wrote,
+  // see Mux::write_header), and sends what the socket takes now.
+  void send_output(std::span<const std::uint8_t> payload = {});
   void wake_blocked_writers();
   bool output_full() const { return mux_.output_size() + tls_->pending() >= options_.output_high_water; }
   void wait_for_output_space(proto::StreamId id) { blocked_writers_.push_back(id); }

@@ -179,3 +179,26 @@ TEST(Mux, PingAndControl) {
   EXPECT_TRUE(ra.pings[1].second);
   EXPECT_EQ(ra.controls.at(0), "{\"type\":\"welcome\"}");
 }
+
+TEST(Mux, WriteHeaderLeavesThePayloadToTheCaller) {
+  MuxOptions o;
+  o.initial_window = 1000;
+  Mux relay(Role::server, o), agent(Role::client, o);
+  Recorder ra;
+  auto id = *relay.open("{}");
+  std::vector<std::uint8_t> wire;
+  relay.take_output(wire);  // the OPEN
+  // Limited by the window like write(); only the 12-byte header is in the output.
+  EXPECT_EQ(relay.write_header(id, 1500), 1000u);
+  EXPECT_EQ(relay.output_size(), kHeaderSize);
+  EXPECT_EQ(relay.send_credit(id), 0u);
+  EXPECT_EQ(relay.write_header(id, 10), 0u);
+  EXPECT_EQ(relay.output_size(), kHeaderSize);  // nothing appended without credit
+  std::vector<std::uint8_t> header;
+  relay.take_output(header);
+  const std::string payload(1000, 'p');
+  wire.insert(wire.end(), header.begin(), header.end());
+  wire.insert(wire.end(), payload.begin(), payload.end());
+  ASSERT_TRUE(agent.feed(wire, ra));
+  EXPECT_EQ(ra.data[id], payload);
+}
