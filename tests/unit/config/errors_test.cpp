@@ -161,6 +161,9 @@ TEST(ConfigErrors, CodePointsThatCrashTomlppAreRefused) {
             "relay.toml:2: unsupported character U+00E9" + tail);
   EXPECT_EQ(relay_error("version = 1\nx = \"\"\"\\\n  \xc2\xa7\"\"\"\n"),
             "relay.toml:3: unsupported character U+00A7" + tail);
+  // A string glued to a bare value is read raw by the look-ahead, escaped characters too.
+  EXPECT_EQ(relay_error("version = 1\ns =10s\"\\\xc2\xa7\"\n\"\"\n"),
+            "relay.toml:2: unsupported character U+00A7" + tail);
   // Comments and string values may hold any text; a byte-order mark is fine.
   auto ok = parse_agent_config(
       "\xef\xbb\xbfversion = 1 # caf\xc3\xa9 \xef\xbb\xbd\n[agent]\nname = \"x\"\n"
