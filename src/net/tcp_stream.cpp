@@ -21,27 +21,29 @@ TcpStream::~TcpStream() {
   socket_.close(ec);
 }
 
-Task<Result<Chunk>> TcpStream::read() {
+Task<Result<Chunk>> read_chunk(tcp::socket& socket, bool& maybe_more) {
   for (;;) {
     // Wait first (unless the last read filled its buffer: then more is likely there), and
-    // take a buffer only once bytes are there: idle streams hold no buffer.
-    if (!maybe_more_) {
-      auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_nothrow);
+    // take a buffer only once bytes are there: idle sockets hold no buffer.
+    if (!maybe_more) {
+      auto [wait_ec] = co_await socket.async_wait(tcp::socket::wait_read, use_nothrow);
       if (wait_ec) co_return make_error("read: {}", wait_ec.message());
     }
-    maybe_more_ = false;
+    maybe_more = false;
     Chunk c = Chunk::take();
     error_code ec;
     auto spare = c.spare();
-    const auto n = socket_.read_some(asio::buffer(spare.data(), spare.size()), ec);
+    const auto n = socket.read_some(asio::buffer(spare.data(), spare.size()), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
     if (ec == asio::error::eof) co_return Chunk{};
     if (ec) co_return make_error("read: {}", ec.message());
     c.commit(n);
-    maybe_more_ = n == spare.size();
+    maybe_more = n == spare.size();
     co_return c;
   }
 }
+
+Task<Result<Chunk>> TcpStream::read() { return read_chunk(socket_, maybe_more_); }
 
 Task<Result<void>> TcpStream::write(std::span<const std::uint8_t> bytes) {
   // Most writes fit in the socket buffer: try at once, and only wait (through the reactor,

@@ -28,6 +28,10 @@ class TcpStream final : public ByteStream {
   bool maybe_more_ = false;  // the last read filled its buffer: read again before waiting
 };
 
+// Reads what `socket` has into a pooled chunk; waits for readability first unless `maybe_more`
+// (the last read filled its chunk, so more is likely there). An empty chunk at end of stream.
+Task<Result<Chunk>> read_chunk(tcp::socket& socket, bool& maybe_more);
+
 // Resolves `host` and connects to the first address that answers, within `timeout`.
 // TcpStream and TlsSocket tune the socket (TCP_NODELAY, non-blocking) when they take it.
 Task<Result<tcp::socket>> dial(std::string host, std::uint16_t port, std::chrono::milliseconds timeout);

@@ -106,30 +106,13 @@ TlsSocket::TlsSocket(tcp::socket socket, SSL_CTX* ctx, Side side)
 TlsSocket::~TlsSocket() { close(); }
 
 Task<bool> TlsSocket::fill() {
-  for (;;) {
-    // Wait first (unless the last read filled its buffer), take a buffer only once bytes are here.
-    if (!maybe_more_) {
-      auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, use_nothrow);
-      if (ec || !socket_.is_open()) {
-        in_eof_ = true;
-        co_return false;
-      }
-    }
-    maybe_more_ = false;
-    in_ = Chunk::take();
-    auto spare = in_.spare();
-    error_code ec;
-    const auto n = socket_.read_some(asio::buffer(spare.data(), spare.size()), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-    if (ec) {  // end of stream or a read error: OpenSSL sees the end and reports it
-      in_ = Chunk{};
-      in_eof_ = true;
-      co_return false;
-    }
-    in_.commit(n);
-    maybe_more_ = n == spare.size();
-    co_return true;
+  auto c = co_await read_chunk(socket_, maybe_more_);
+  if (!c || c->empty()) {  // end of stream or a read error: OpenSSL sees the end and reports it
+    in_eof_ = true;
+    co_return false;
   }
+  in_ = std::move(*c);
+  co_return true;
 }
 
 Task<bool> TlsSocket::flush() {
