@@ -80,6 +80,7 @@ class Scanner {
       line_start_ = false;
       string_then_key_check(t_[i_] == '"', glued());
     } else {
+      const std::size_t start = i_;
       char32_t c = next();
       if (c == '\n') {
         line_start_ = true;
@@ -88,8 +89,34 @@ class Scanner {
         if (c == '[' && line_start_) header_ = true;
         line_start_ = false;
         if (unsafe(c)) refuse(c);
+        if (bare(c) && (start == 0 || !bare(static_cast<unsigned char>(t_[start - 1])))) bare_run(start);
       }
     }
+  }
+
+  // A character that starts or continues a bare key or value (not space, quote or punctuation).
+  static bool bare(char32_t c) {
+    return c > ' ' && c != '"' && c != '\'' && c != '[' && c != ']' && c != '{' && c != '}' && c != ',' &&
+           c != '#' && c != '=' && c != '.' && !nonascii_space(c);
+  }
+
+  // toml++'s look-ahead over a bare value reads raw characters (quotes, braces and escapes
+  // included) until a value terminator, asking of each whether it is whitespace: refuse an unsafe
+  // code point anywhere in that stretch. It also stops here at '=' and '.', which end bare keys
+  // (valid TOML never has a quote glued to a bare value).
+  void bare_run(std::size_t from) {
+    std::size_t saved = i_, saved_line = line_;
+    i_ = from;
+    for (int k = 0; k < 256 && i_ < t_.size() && !bad_; ++k) {
+      char32_t c = next();
+      if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ']' || c == '}' || c == ',' || c == '#' ||
+          c == '=' || c == '.' || nonascii_space(c)) {
+        break;
+      }
+      if (unsafe(c)) refuse(c);
+    }
+    i_ = saved;
+    line_ = static_cast<std::uint32_t>(saved_line);
   }
 
   // A one-line string; toml++ records quoted keys through its whitespace test, values not.

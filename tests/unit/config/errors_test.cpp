@@ -164,6 +164,8 @@ TEST(ConfigErrors, CodePointsThatCrashTomlppAreRefused) {
   // A string glued to a bare value is read raw by the look-ahead, escaped characters too.
   EXPECT_EQ(relay_error("version = 1\ns =10s\"\\\xc2\xa7\"\n\"\"\n"),
             "relay.toml:2: unsupported character U+00A7" + tail);
+  EXPECT_EQ(relay_error("version = 1\ns =10{\"\\\xc2\xa7\"\n\"\"\n"),
+            "relay.toml:2: unsupported character U+00A7" + tail);
   // Comments and string values may hold any text; a byte-order mark is fine.
   auto ok = parse_agent_config(
       "\xef\xbb\xbfversion = 1 # caf\xc3\xa9 \xef\xbb\xbd\n[agent]\nname = \"x\"\n"
