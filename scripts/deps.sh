@@ -13,11 +13,20 @@ PKGS=(
   openssh-client iperf3 haproxy procps psmisc
 )
 
+# The Node packages of the binary tests (tests/js: npm ws), installed once from the lock file.
+js_deps() {
+  local js
+  js="$(cd "$(dirname "$0")/.." && pwd)/tests/js"
+  if [ -f "$js/package-lock.json" ] && [ ! -d "$js/node_modules" ] && command -v npm >/dev/null; then
+    (cd "$js" && npm ci --no-audit --no-fund >&2)
+  fi
+}
+
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+[ ${#missing[@]} -eq 0 ] && { js_deps; exit 0; }
 
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -34,3 +43,4 @@ echo "deps: installing ${missing[*]}" >&2
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
+js_deps

@@ -106,7 +106,7 @@ class Relay:
         self.tcp_ports = tcp_ports or port_range()
         self.host = host
         self.args = ["relay", "--agents", f"{self._fmt(host)}:{agents_port}", "--admin", "127.0.0.1:0",
-                     "--data", self.data, "--tcp-ports", self.tcp_ports, "--token", token] + list(extra)
+                     "--http", "127.0.0.1:0", "--data", self.data, "--tcp-ports", self.tcp_ports, "--token", token] + list(extra)
         self.start()
 
     @staticmethod
@@ -121,6 +121,23 @@ class Relay:
         self.fingerprint = self.proc.wait_line(r"fingerprint SHA256:([0-9a-f]{64})").group(1)
         # Restarts keep the same port (agents reconnect to it).
         self.args[self.args.index("--agents") + 1] = self.addr
+        self._http_port = self._admin_addr = None
+
+    @property
+    def http_port(self):
+        """The port of the HTTP visitor listener (`Relay listening for HTTP visitors on ...`)."""
+        if self._http_port is None:
+            m = self.proc.wait_line(r"Relay listening for HTTP visitors on (\S+):(\d+)")
+            self._http_port = int(m.group(2))
+        return self._http_port
+
+    @property
+    def admin_addr(self):
+        """(host, port) of the admin API (`Admin API on http://HOST:PORT`)."""
+        if self._admin_addr is None:
+            m = self.proc.wait_line(r"Admin API on http://(\S+):(\d+)$")
+            self._admin_addr = (m.group(1), int(m.group(2)))
+        return self._admin_addr
 
 
 class Agent:
@@ -136,6 +153,25 @@ class Agent:
     def public_port(self, timeout=10.0, start=0):
         m = self.proc.wait_line(r"Forwarding tcp://[^:]+:(\d+) -> (\S+)", timeout=timeout, start=start)
         return int(m.group(1))
+
+
+class HttpAgent:
+    """`porthole http TARGET` (an HTTP tunnel) against a relay, like Agent for `porthole tcp`."""
+
+    def __init__(self, relay_addr, fingerprint, target, token="test-token-0123456789", extra=(), env=None,
+                 home=None):
+        self.home = home or tempfile.mkdtemp(prefix="porthole-agent-")
+        args = ["http", str(target), "--relay", relay_addr, "--token", token, "--inspect", "off"]
+        if fingerprint:
+            args += ["--relay-fingerprint", fingerprint]
+        e = {"XDG_CONFIG_HOME": self.home}
+        e.update(env or {})
+        self.proc = Proc(args + list(extra), env=e)
+
+    def url(self, timeout=10.0, start=0):
+        """(host, port, local) from `Forwarding http://HOST[:PORT] -> LOCAL`; port 80 if omitted."""
+        m = self.proc.wait_line(r"Forwarding http://([^/:\s]+)(?::(\d+))? -> (\S+)", timeout=timeout, start=start)
+        return m.group(1), int(m.group(2) or 80), m.group(3)
 
 
 class EchoServer:
