@@ -11,6 +11,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev
   openssl curl socat iproute2 nftables miniupnpd-nftables miniupnpc natpmpc openssh-server
   openssh-client iperf3 haproxy procps psmisc
+  libidn2-dev wrk nginx slowhttptest
 )
 
 # The Node packages of the binary tests (tests/js: npm ws), installed once from the lock file.

@@ -12,11 +12,6 @@ namespace porthole::agent {
 namespace asio = net::asio;
 
 namespace {
-metrics::Counter& dial_failures() {
-  static auto& c = metrics::counter("porthole_agent_local_dial_failures_total",
-                                    "Streams reset because the local service could not be reached");
-  return c;
-}
 metrics::Counter& reconnects() {
   static auto& c = metrics::counter("porthole_agent_reconnects_total", "Sessions to the relay started again");
   return c;
@@ -94,8 +89,15 @@ net::Task<Result<void>> Agent::run_session() {
   // Zero round trips before the tunnels are asked for: hello and binds go out together.
   session_->send_control(proto::encode(link->hello));
   for (const auto& [name, t] : tunnels_) {
-    session_->send_control(proto::encode(proto::Bind{name, t.config.proto, t.config.remote_port,
-                                                     format_host_port(t.config.local)}));
+    proto::Bind b;
+    b.tunnel = name;
+    b.proto = t.config.proto;
+    b.remote_port = t.config.remote_port;
+    b.local = format_host_port(t.config.local);
+    b.subdomain = t.config.subdomain;
+    b.hostname = t.config.hostname;
+    b.pool = t.config.pool;
+    session_->send_control(proto::encode(b));
   }
   while (!session_->closed()) co_await session_ended_.wait();
   co_return make_error("{}", reason->empty() ? "session ended" : *reason);
@@ -118,7 +120,9 @@ void Agent::on_control(std::string_view message) {
     it->second.error.clear();
     if (it->second.public_url != b->public_url) {
       it->second.public_url = b->public_url;
-      out_ << "Forwarding " << b->public_url << " -> " << format_host_port(it->second.config.local) << std::endl;
+      const auto& c = it->second.config;
+      const auto scheme = c.proto == "http" ? c.upstream + "://" : std::string();
+      out_ << "Forwarding " << b->public_url << " -> " << scheme << format_host_port(c.local) << std::endl;
     } else {
       spdlog::info("tunnel {} restored at {}", b->tunnel, b->public_url);
     }
@@ -126,6 +130,11 @@ void Agent::on_control(std::string_view message) {
     if (auto it = tunnels_.find(e->tunnel); it != tunnels_.end()) it->second.error = e->message;
     if (cfg_.exit_on_failure) return give_up(fmt::format("tunnel {}: the relay refused it: {}", e->tunnel, e->message));
     spdlog::error("tunnel {}: the relay refused it: {}", e->tunnel, e->message);
+  } else if (auto* o = std::get_if<proto::TakenOver>(&*msg)) {
+    if (auto it = tunnels_.find(o->tunnel); it != tunnels_.end()) it->second.public_url.clear();
+    spdlog::error("tunnel {}: {} was taken over by another agent from {}; this agent no longer receives its traffic "
+                  "(use --pool on both to share it)",
+                  o->tunnel, o->public_url, o->by.empty() ? std::string("another address") : o->by);
   } else if (auto* f = std::get_if<proto::Fatal>(&*msg)) {
     if (!fatal_.empty()) return;  // the first reason is the real one
     fatal_ = fmt::format("the relay refused the session ({}): {}", f->code, f->message);
@@ -139,28 +148,14 @@ void Agent::on_control(std::string_view message) {
 
 void Agent::on_stream(std::shared_ptr<session::MuxStream> stream, std::string_view metadata) {
   auto meta = proto::decode_open(metadata);
-  if (!meta || !tunnels_.contains(meta->tunnel) || stopping_) {
-    stream->abort(meta ? "no such tunnel" : meta.error().message);
-    return;
-  }
-  asio::co_spawn(io_, serve(std::move(stream), meta->tunnel), asio::detached);
-}
-
-net::Task<void> Agent::serve(std::shared_ptr<session::MuxStream> stream, std::string tunnel) {
-  auto& t = tunnels_.at(tunnel);
-  auto sock = co_await net::dial(t.config.local.host, t.config.local.port, std::chrono::seconds(5));
-  if (!sock) {
-    dial_failures().inc();
-    spdlog::warn("tunnel {}: {}", tunnel, sock.error().message);
-    stream->abort(sock.error().message);
-    co_return;
-  }
-  ++t.connections_total;
-  ++t.connections_open;
-  net::TcpStream local(std::move(*sock));
-  auto r = co_await net::pump(*stream, local);
-  --tunnels_.at(tunnel).connections_open;
-  spdlog::debug("tunnel {}: stream {} done: {} bytes in, {} out {}", tunnel, stream->id(), r.a_to_b, r.b_to_a, r.error);
+  if (!meta) return stream->reset(Error{meta.error().message, Errc::protocol});
+  if (stopping_) return stream->reset(make_error(Errc::shutdown, "the agent is shutting down"));
+  auto it = tunnels_.find(meta->tunnel);
+  if (it == tunnels_.end()) return stream->reset(make_error(Errc::no_such_tunnel, "no tunnel {} here", meta->tunnel));
+  const auto* kind = find_tunnel_kind(it->second.config.proto);
+  if (kind == nullptr) return stream->reset(make_error(Errc::no_such_tunnel, "tunnel kind {} is not served here",
+                                                       it->second.config.proto));
+  asio::co_spawn(io_, kind->serve(std::move(stream), it->second), asio::detached);
 }
 
 void Agent::shutdown(std::function<void()> done) {

@@ -13,6 +13,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "agent/backoff.hpp"
+#include "agent/tunnel.hpp"
 #include "config/model.hpp"
 #include "net/signal.hpp"
 #include "proto/messages.hpp"
@@ -20,13 +21,6 @@
 
 namespace porthole::agent {
 
-struct TunnelState {
-  config::TunnelConfig config;
-  std::string public_url;  // empty until the relay bound it
-  std::string error;       // the relay's last refusal
-  std::uint64_t connections_total = 0;
-  std::size_t connections_open = 0;
-};
 
 class Agent {
  public:
@@ -50,7 +44,6 @@ class Agent {
   net::Task<Result<void>> run_session();
   void on_control(std::string_view message);
   void on_stream(std::shared_ptr<session::MuxStream> stream, std::string_view metadata);
-  net::Task<void> serve(std::shared_ptr<session::MuxStream> stream, std::string tunnel);
   void give_up(std::string_view why);
 
   net::asio::io_context& io_;

@@ -44,6 +44,7 @@ net::Task<Result<RelayLink>> dial_relay(const config::AgentConfig& cfg, net::asi
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) == 0) link.hello.agent = host;
   }
+  link.hello.relay_host = addr->host;
   link.hello.token_id = proto::token_id(cfg.token);
   link.hello.proof = encoding::hex_encode(proto::auth_proof(proto::token_key(cfg.token), *binding));
   co_return std::move(link);

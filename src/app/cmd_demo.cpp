@@ -35,6 +35,7 @@ int run_demo(const DemoOptions& o) {
   config::RelayConfig rc;
   rc.agents = "127.0.0.1:0";
   rc.admin = "127.0.0.1:0";  // any free port: the demo must not fail because 7001 is taken
+  rc.http = "127.0.0.1:0";
   rc.data_dir = o.data.empty() ? (std::filesystem::temp_directory_path() / "porthole-demo").string() : o.data;
   rc.tokens = {token};
   std::ostringstream relay_out;  // the relay's banner is for operators; the demo prints its own
@@ -53,12 +54,18 @@ int run_demo(const DemoOptions& o) {
   t.local = HostPort{"127.0.0.1", *app_port};
   if (o.remote_port > 0) t.remote_port = static_cast<std::uint16_t>(o.remote_port);
   ac.tunnels.push_back(t);
+  config::TunnelConfig h;  // the same app by name, through the relay's HTTP listener
+  h.name = "demo-http";
+  h.proto = "http";
+  h.subdomain = "demo";
+  h.local = t.local;
+  ac.tunnels.push_back(h);
 
   std::cout << "porthole demo: a relay, an agent and a sample web app in one process (Ctrl-C to stop)\n"
             << "  relay   127.0.0.1:" << (*relay)->agent_port() << " (TLS 1.3, fingerprint SHA256:"
             << (*relay)->identity().fingerprint.substr(0, 16) << "…)\n"
             << "  app     http://127.0.0.1:" << *app_port << "/ (private)\n"
-            << "The public address follows; open it as http://localhost:PORT/ in a browser or with curl.\n";
+            << "The public addresses follow; open them in a browser or with curl.\n";
   agent::Agent agent(io, ac, std::cout);
   if (auto r = agent.start(); !r) {
     std::cerr << "porthole demo: " << r.error().message << "\n";

@@ -1,4 +1,5 @@
-// porthole tcp PORT|HOST:PORT [--remote-port P]: expose a local TCP service through the relay.
+// porthole tcp|http TARGET: expose a local service through the relay. One function per kind
+// adds its own flags; the agent flags and the run are shared.
 #include <iostream>
 #include <memory>
 
@@ -13,9 +14,23 @@ struct ExposeOptions {
   AgentFlags agent;
   std::string target;
   int remote_port = 0;
+  std::string pool;  // "" = off; --pool alone means round-robin
+  std::string subdomain, hostname, host_header = "preserve", upstream = "http";
+  bool upstream_insecure = false;
 };
 
-int run_tcp(const ExposeOptions& o) {
+Result<void> check_http(const ExposeOptions& o) {
+  if (!o.subdomain.empty() && !o.hostname.empty()) return make_error("--subdomain and --hostname: give one of them");
+  if (o.upstream != "http" && o.upstream != "https") return make_error("--upstream: 'http' or 'https'");
+  if (o.upstream == "https") {
+    return make_error("--upstream https (TLS to the local service) is not built yet; it is reserved for a later "
+                      "release");
+  }
+  if (o.host_header.empty()) return make_error("--host-header: 'rewrite', 'preserve' or a host name");
+  return {};
+}
+
+int run_expose(const ExposeOptions& o, const std::string& kind) {
   auto cfg = resolve_agent_config(o.agent);
   if (!cfg) {
     std::cerr << "porthole: " << cfg.error().message << "\n";
@@ -23,28 +38,63 @@ int run_tcp(const ExposeOptions& o) {
   }
   auto local = parse_host_port(o.target, "127.0.0.1");
   if (!local) {
-    std::cerr << "porthole tcp: " << local.error().message << "\n";
+    std::cerr << "porthole " << kind << ": " << local.error().message << "\n";
     return 2;
   }
+  if (kind == "http") {
+    if (auto r = check_http(o); !r) {
+      std::cerr << "porthole http: " << r.error().message << "\n";
+      return 2;
+    }
+  }
   config::TunnelConfig t;
-  t.name = "tcp-" + std::to_string(local->port);
-  t.proto = "tcp";
+  // --name names the agent and its one tunnel: the relay keeps the tunnel's address for it.
+  t.name = !o.agent.name.empty() ? o.agent.name : kind + "-" + std::to_string(local->port);
+  t.proto = kind;
   t.local = *local;
   if (o.remote_port > 0) t.remote_port = static_cast<std::uint16_t>(o.remote_port);
+  t.pool = o.pool;
+  t.subdomain = o.subdomain;
+  t.hostname = o.hostname;
+  t.host_header = o.host_header;
+  t.upstream = o.upstream;
+  t.upstream_insecure = o.upstream_insecure;
   cfg->tunnels.clear();  // the command line says what to expose
   cfg->tunnels.push_back(t);
   return run_agent(std::move(*cfg));
 }
 
+CLI::App* add_kind(CLI::App& app, Run& run, const std::string& kind, const std::string& help,
+                   const std::shared_ptr<ExposeOptions>& o) {
+  auto* sub = app.add_subcommand(kind, help);
+  sub->add_option("target", o->target, "PORT or HOST:PORT of the local service")->required();
+  sub->add_option("--pool", o->pool, "Share the endpoint with other agents of this token (round-robin|least-conn)")
+      ->expected(0, 1)
+      ->default_str("round-robin")
+      ->check(CLI::IsMember({"round-robin", "least-conn"}));
+  add_agent_flags(*sub, o->agent);
+  sub->callback([o, &run, kind, sub] {
+    if (sub->count("--pool") > 0 && o->pool.empty()) o->pool = "round-robin";
+    run = [o, kind] { return run_expose(*o, kind); };
+  });
+  return sub;
+}
+
 }  // namespace
 
 void add_expose(CLI::App& app, Run& run) {
-  auto o = std::make_shared<ExposeOptions>();
-  auto* sub = app.add_subcommand("tcp", "Expose a local TCP service on a public port of the relay (like ssh -R)");
-  sub->add_option("target", o->target, "PORT or HOST:PORT of the local service")->required();
-  sub->add_option("--remote-port", o->remote_port, "Ask for this public port")->check(CLI::Range(1, 65535));
-  add_agent_flags(*sub, o->agent);
-  sub->callback([o, &run] { run = [o] { return run_tcp(*o); }; });
+  auto tcp = std::make_shared<ExposeOptions>();
+  auto* t = add_kind(app, run, "tcp", "Expose a local TCP service on a public port of the relay (like ssh -R)", tcp);
+  t->add_option("--remote-port", tcp->remote_port, "Ask for this public port")->check(CLI::Range(1, 65535));
+
+  auto http = std::make_shared<ExposeOptions>();
+  auto* h = add_kind(app, run, "http", "Expose a local web app under a host name of the relay (like ngrok http)", http);
+  h->add_option("--subdomain", http->subdomain, "Ask for SUBDOMAIN.DOMAIN of the relay");
+  h->add_option("--hostname", http->hostname, "Ask for this host name (a custom domain; *.example.com works)");
+  h->add_option("--host-header", http->host_header,
+                "Host header towards the local service: preserve (default), rewrite (to its address), or a value");
+  h->add_option("--upstream", http->upstream, "The local service speaks http (default) or https");
+  h->add_flag("--upstream-insecure", http->upstream_insecure, "Do not verify the local service's certificate");
 }
 
 }  // namespace porthole::app

@@ -14,7 +14,8 @@ namespace {
 
 struct RelayFlags {
   std::string config_file, agents, http, https, domain, tcp_ports, udp_ports, admin, data, cert, key;
-  std::vector<std::string> tokens;
+  std::vector<std::string> tokens, trusted_proxies;
+  std::string upstream_timeout;
 };
 
 Result<config::RelayConfig> resolve(const RelayFlags& f) {
@@ -47,6 +48,15 @@ Result<config::RelayConfig> resolve(const RelayFlags& f) {
     if (auto r = parse_host_port(*addr, "0.0.0.0", true); !r) return make_error("{}: {}", flag, r.error().message);
   }
   cfg.tokens.insert(cfg.tokens.end(), f.tokens.begin(), f.tokens.end());
+  cfg.trusted_proxies.insert(cfg.trusted_proxies.end(), f.trusted_proxies.begin(), f.trusted_proxies.end());
+  if (!f.upstream_timeout.empty()) {
+    auto d = config::parse_duration(f.upstream_timeout);
+    if (!d || *d < std::chrono::seconds(1)) return make_error("--upstream-timeout: a duration of at least 1s, e.g. 30s");
+    cfg.upstream_timeout = std::chrono::duration_cast<config::Seconds>(*d);
+  }
+  if (cfg.http != "off") {
+    if (auto r = parse_host_port(cfg.http, "0.0.0.0", true); !r) return make_error("--http: {}", r.error().message);
+  }
   return cfg;
 }
 
@@ -57,7 +67,7 @@ void add_relay(CLI::App& app, Run& run) {
   auto* sub = app.add_subcommand("relay", "Run the relay: the public meeting point for agents and visitors");
   sub->add_option("--config", f->config_file, "relay.toml");
   sub->add_option("--agents", f->agents, "TLS listener for agents (default 0.0.0.0:7000)");
-  sub->add_option("--http", f->http, "HTTP listener for visitors (default 0.0.0.0:8080)");
+  sub->add_option("--http", f->http, "HTTP listener for visitors (default 0.0.0.0:8080, or off)");
   sub->add_option("--https", f->https, "HTTPS listener for visitors (default 0.0.0.0:8443)");
   sub->add_option("--domain", f->domain, "Domain of public endpoints (default localhost)");
   sub->add_option("--tcp-ports", f->tcp_ports, "Public TCP port range LO-HI (default 20000-29999)");
@@ -67,6 +77,10 @@ void add_relay(CLI::App& app, Run& run) {
   sub->add_option("--cert", f->cert, "TLS certificate (PEM) for the agent listener");
   sub->add_option("--key", f->key, "TLS private key (PEM)");
   sub->add_option("--token", f->tokens, "Accept agents presenting this token (repeatable)");
+  sub->add_option("--trusted-proxy", f->trusted_proxies,
+                  "Keep X-Forwarded-*/Forwarded from visitors in this CIDR (repeatable; default: replace them)");
+  sub->add_option("--upstream-timeout", f->upstream_timeout,
+                  "How long a local service may take to start its response (default 60s; then 504)");
   sub->callback([f, &run] {
     run = [f] {
       auto cfg = resolve(*f);

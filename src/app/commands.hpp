@@ -13,7 +13,7 @@ using Run = std::function<int()>;
 using AddCommand = void (*)(CLI::App& app, Run& run);
 
 void add_relay(CLI::App& app, Run& run);     // porthole relay
-void add_expose(CLI::App& app, Run& run);    // porthole tcp (later: http, tls, udp)
+void add_expose(CLI::App& app, Run& run);    // porthole tcp, porthole http (later: tls, udp)
 void add_start(CLI::App& app, Run& run);     // porthole start
 void add_config(CLI::App& app, Run& run);    // porthole config check
 void add_token(CLI::App& app, Run& run);     // porthole token create|list|revoke

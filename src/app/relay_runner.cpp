@@ -31,9 +31,21 @@ Result<std::unique_ptr<relay::Relay>> make_relay(net::asio::io_context& io, cons
     spdlog::warn("no tokens: no agent can connect. Add --token SECRET or run `porthole token create NAME`");
   }
   auto host = parse_host_port(cfg.agents, "0.0.0.0", true);
+  // What visitors use: --domain, else the address agents are told to dial (when it is one).
+  auto public_host = cfg.domain;
+  if (public_host == "localhost" && host->host != "0.0.0.0" && host->host != "::") public_host = host->host;
   out << "Relay listening for agents on " << format_host_port(host->host, relay->agent_port()) << " (TLS 1.3)\n"
       << "Relay certificate fingerprint SHA256:" << identity->fingerprint << "\n"
-      << "Public endpoints: tcp://" << cfg.domain << ":" << cfg.tcp_ports.lo << "-" << cfg.tcp_ports.hi << "\n"
+      << "Public endpoints: tcp://" << public_host << ":" << cfg.tcp_ports.lo << "-" << cfg.tcp_ports.hi << "\n";
+  if (relay->http_port() != 0) {
+    auto http = parse_host_port(cfg.http, "0.0.0.0", true);
+    out << "Relay listening for HTTP visitors on " << format_host_port(http->host, relay->http_port()) << "\n"
+        << "HTTP endpoints: http://*." << cfg.domain << (relay->http_port() == 80 ? "" : ":" + std::to_string(relay->http_port()))
+        << (cfg.domain == "localhost" ? "  (names under localhost work on this machine only: set --domain so others can use them)"
+                                      : "")
+        << "\n";
+  }
+  out
       << "Admin API on " << admin_url << std::endl;
   return relay;
 }

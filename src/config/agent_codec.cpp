@@ -13,9 +13,48 @@ namespace {
 
 using std::chrono::seconds;
 
-void read_remote_port(TableReader& t, TunnelConfig& tc) {
+Result<std::string> check_pool(std::string_view s) {
+  if (s == "round-robin" || s == "least-conn") return std::string(s);
+  return make_error("must be \"round-robin\" or \"least-conn\"");
+}
+
+Result<std::string> check_one_of(std::string_view s, std::initializer_list<std::string_view> allowed) {
+  for (auto a : allowed) {
+    if (s == a) return std::string(s);
+  }
+  std::string list;
+  for (auto a : allowed) list += fmt::format("{}\"{}\"", list.empty() ? "" : " or ", a);
+  return make_error("must be {}", list);
+}
+
+void read_pool(TableReader& t, TunnelConfig& tc) {
+  bool on = false;
+  if (t.table().contains("pool") && t.table().get("pool")->is_boolean()) {
+    if (t.boolean("pool", on) && on) tc.pool = "round-robin";
+    return;
+  }
+  t.string("pool", tc.pool, check_pool);
+}
+
+void read_tcp(TableReader& t, TunnelConfig& tc) {
   std::int64_t v = 0;
   if (t.integer("remote_port", v, 1, 65535)) tc.remote_port = static_cast<std::uint16_t>(v);
+  read_pool(t, tc);
+}
+
+void read_http(TableReader& t, TunnelConfig& tc) {
+  t.string("subdomain", tc.subdomain);
+  t.string("hostname", tc.hostname);
+  if (t.table().contains("subdomain") && t.table().contains("hostname")) {
+    t.problem("hostname", "give subdomain or hostname, not both");
+  }
+  t.string("host_header", tc.host_header);
+  t.string("upstream", tc.upstream, [](std::string_view s) -> Result<std::string> {
+    if (s == "https") return make_error("\"https\" (TLS to the local service) is not built yet");
+    return check_one_of(s, {"http"});
+  });
+  t.boolean("upstream_insecure", tc.upstream_insecure);
+  read_pool(t, tc);
 }
 
 // Tunnel kinds: `proto = "..."` and the reader of that kind's own keys. Adding a kind (http,
@@ -26,7 +65,8 @@ struct TunnelKind {
   ReadKind read;
 };
 constexpr TunnelKind kTunnelKinds[] = {
-    {"tcp", read_remote_port},
+    {"tcp", read_tcp},
+    {"http", read_http},
 };
 
 const TunnelKind* find_kind(std::string_view proto) {

@@ -37,13 +37,26 @@ struct RelayConfig {
   std::uint32_t max_pending_handshakes = 512;
   std::uint32_t max_pending_per_ip = 16;
   Seconds shutdown_grace{10};
+  // HTTP visitors (the --http listener).
+  std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-*/Forwarded are kept
+  Seconds http_head_timeout{10};     // a request head must arrive within this (slowloris)
+  Seconds http_idle_timeout{60};     // a keep-alive connection may wait this long for a request
+  Seconds http_body_timeout{60};     // a body may stall this long
+  Seconds upstream_timeout{60};      // the local service must start its response within this
+  std::uint32_t max_http_conns_per_ip = 256;  // at the cap the oldest idle one is closed
 };
 
 struct TunnelConfig {
   std::string name;
-  std::string proto = "tcp";                 // tcp (later: http, tls, udp)
+  std::string proto = "tcp";                 // tcp, http (later: tls, udp)
   HostPort local;                            // the local service the tunnel forwards to
   std::optional<std::uint16_t> remote_port;  // asked-for public port
+  std::string pool;                          // "", "round-robin", "least-conn": share with other agents
+  // http
+  std::string subdomain, hostname;
+  std::string host_header = "preserve";  // preserve | rewrite | a literal value
+  std::string upstream = "http";         // http | https (the local service speaks TLS)
+  bool upstream_insecure = false;        // do not verify the local service's certificate
   std::optional<int> source_line;            // where it was defined, for messages
 };
 

@@ -1,7 +1,9 @@
 // Result<T>: a value or an Error, for code paths that must not throw (data path, parsers).
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -9,13 +11,36 @@
 
 namespace porthole {
 
+// What kind of failure an Error is, so callers branch on a code and never on message text.
+// The stream-level ones travel in mux RESET frames (proto::ResetCode maps onto them).
+enum class Errc : std::uint8_t {
+  generic = 0,
+  refused,         // the local service refused the connection or could not be dialed
+  timed_out,       // a deadline passed (dial, read, handshake)
+  no_such_tunnel,  // a stream named a tunnel the peer does not have
+  shutdown,        // the peer is going away
+  cancelled,       // the other side gave up (stream reset, aborted)
+  closed,          // the session or connection is gone
+  protocol,        // the peer broke the protocol
+  conflict,        // a name or port is held by someone else
+  forbidden,       // not allowed (scopes, policy)
+};
+
+// A short stable name for logs and metrics labels: "refused", "timed_out", ...
+std::string_view errc_name(Errc code);
+
 struct Error {
   std::string message;
+  Errc code = Errc::generic;
 };
 
 template <class... Args>
 Error make_error(fmt::format_string<Args...> f, Args&&... args) {
   return Error{fmt::format(f, std::forward<Args>(args)...)};
+}
+template <class... Args>
+Error make_error(Errc code, fmt::format_string<Args...> f, Args&&... args) {
+  return Error{fmt::format(f, std::forward<Args>(args)...), code};
 }
 
 template <class T>

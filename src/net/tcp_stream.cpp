@@ -82,18 +82,18 @@ Task<Result<tcp::socket>> dial(std::string host, std::uint16_t port, std::chrono
     tcp::resolver resolver(ex);
     auto resolved = co_await (resolver.async_resolve(host, std::to_string(port), use_nothrow) ||
                               deadline.async_wait(use_nothrow));
-    if (resolved.index() == 1) co_return make_error("resolving {} timed out", host);
+    if (resolved.index() == 1) co_return make_error(Errc::timed_out, "resolving {} timed out", host);
     auto [rec, results] = std::get<0>(resolved);
-    if (rec) co_return make_error("cannot resolve {}: {}", host, rec.message());
+    if (rec) co_return make_error(Errc::refused, "cannot resolve {}: {}", host, rec.message());
     for (const auto& r : results) endpoints.push_back(r.endpoint());
   }
   tcp::socket sock(ex);
   auto connected = co_await (asio::async_connect(sock, endpoints, use_nothrow) || deadline.async_wait(use_nothrow));
   if (connected.index() == 1) {
-    co_return make_error("connecting to {} timed out after {} ms", format_host_port(host, port), timeout.count());
+    co_return make_error(Errc::timed_out, "connecting to {} timed out after {} ms", format_host_port(host, port), timeout.count());
   }
   auto [cec, ep] = std::get<0>(connected);
-  if (cec) co_return make_error("cannot connect to {}: {}", format_host_port(host, port), cec.message());
+  if (cec) co_return make_error(Errc::refused, "cannot connect to {}: {}", format_host_port(host, port), cec.message());
   co_return std::move(sock);  // TcpStream / TlsSocket tune it
 }
 

@@ -62,6 +62,7 @@ Result<Control> decode_by_type(std::string_view type, Reader& r) {
     m.agent = r.str("agent", false);
     m.token_id = r.str("token_id");
     m.proof = r.str("proof");
+    m.relay_host = r.str("relay_host", false);
     return finish(r, type, m);
   }
   if (type == "welcome") {
@@ -74,12 +75,17 @@ Result<Control> decode_by_type(std::string_view type, Reader& r) {
     m.proto = r.str("proto");
     if (auto p = r.integer("remote_port", 1, 65535, false)) m.remote_port = static_cast<std::uint16_t>(*p);
     m.local = r.str("local", false);
+    m.subdomain = r.str("subdomain", false);
+    m.hostname = r.str("hostname", false);
+    m.pool = r.str("pool", false);
     if (m.tunnel.empty()) r.fail("field 'tunnel' is empty");
+    if (!m.pool.empty() && m.pool != "round-robin" && m.pool != "least-conn") r.fail("field 'pool' is unknown");
     return finish(r, type, m);
   }
   if (type == "bound") return finish(r, type, Bound{r.str("tunnel"), r.str("public_url")});
   if (type == "bind_error") return finish(r, type, BindError{r.str("tunnel"), r.str("message")});
   if (type == "unbind") return finish(r, type, Unbind{r.str("tunnel")});
+  if (type == "taken_over") return finish(r, type, TakenOver{r.str("tunnel"), r.str("public_url"), r.str("by", false)});
   if (type == "probe") {
     Probe m;
     m.port = static_cast<std::uint16_t>(r.integer("port", 1, 65535, true).value_or(0));
@@ -98,7 +104,8 @@ Result<Control> decode_by_type(std::string_view type, Reader& r) {
 
 struct Encoder {
   json operator()(const Hello& m) const {
-    return {{"type", "hello"}, {"version", m.version}, {"agent", m.agent}, {"token_id", m.token_id}, {"proof", m.proof}};
+    return {{"type", "hello"}, {"version", m.version}, {"agent", m.agent}, {"token_id", m.token_id}, {"proof", m.proof},
+            {"relay_host", m.relay_host}};
   }
   json operator()(const Welcome& m) const {
     return {{"type", "welcome"}, {"session_id", m.session_id}, {"relay_version", m.relay_version},
@@ -107,6 +114,9 @@ struct Encoder {
   json operator()(const Bind& m) const {
     json j = {{"type", "bind"}, {"tunnel", m.tunnel}, {"proto", m.proto}, {"local", m.local}};
     if (m.remote_port) j["remote_port"] = *m.remote_port;
+    if (!m.subdomain.empty()) j["subdomain"] = m.subdomain;
+    if (!m.hostname.empty()) j["hostname"] = m.hostname;
+    if (!m.pool.empty()) j["pool"] = m.pool;
     return j;
   }
   json operator()(const Bound& m) const { return {{"type", "bound"}, {"tunnel", m.tunnel}, {"public_url", m.public_url}}; }
@@ -114,6 +124,9 @@ struct Encoder {
     return {{"type", "bind_error"}, {"tunnel", m.tunnel}, {"message", m.message}};
   }
   json operator()(const Unbind& m) const { return {{"type", "unbind"}, {"tunnel", m.tunnel}}; }
+  json operator()(const TakenOver& m) const {
+    return {{"type", "taken_over"}, {"tunnel", m.tunnel}, {"public_url", m.public_url}, {"by", m.by}};
+  }
   json operator()(const Probe& m) const { return {{"type", "probe"}, {"port", m.port}}; }
   json operator()(const ProbeResult& m) const {
     return {{"type", "probe_result"}, {"observed_ip", m.observed_ip}, {"reachable", m.reachable}, {"detail", m.detail}};
@@ -142,14 +155,16 @@ Result<Control> decode_control(std::string_view text) {
 }
 
 std::string encode(const OpenMeta& meta) {
-  return json{{"tunnel", meta.tunnel}, {"visitor", meta.visitor}}.dump();
+  json j{{"tunnel", meta.tunnel}, {"visitor", meta.visitor}};
+  if (!meta.kind.empty()) j["kind"] = meta.kind;
+  return j.dump();
 }
 
 Result<OpenMeta> decode_open(std::string_view text) {
   auto j = parse_object(text);
   if (!j) return make_error("OPEN metadata: {}", j.error().message);
   Reader r(*j);
-  OpenMeta m{r.str("tunnel"), r.str("visitor", false)};
+  OpenMeta m{r.str("tunnel"), r.str("visitor", false), r.str("kind", false)};
   if (!r.error().empty()) return make_error("OPEN metadata: {}", r.error());
   return m;
 }

@@ -21,6 +21,7 @@ struct Hello {
   std::string agent;     // agent name (informational)
   std::string token_id;  // proto::token_id(token)
   std::string proof;     // hex HMAC over the TLS channel binding
+  std::string relay_host;  // the relay host name the agent dialed (for URLs visitors can use)
 };
 
 // relay -> agent: the session is authenticated.
@@ -36,6 +37,11 @@ struct Bind {
   std::string proto = "tcp";
   std::optional<std::uint16_t> remote_port;
   std::string local;  // informational: where the agent forwards to
+  // http: the name asked for (none: the relay picks a readable one).
+  std::string subdomain, hostname;
+  // Several agents of one token share the endpoint ("round-robin" or "least-conn"); "" = no
+  // pool: this agent takes the endpoint over.
+  std::string pool;
 };
 
 // relay -> agent: the tunnel is live (or not).
@@ -50,6 +56,13 @@ struct BindError {
 
 struct Unbind {
   std::string tunnel;
+};
+
+// relay -> agent: another agent bound this tunnel's endpoint, which no longer reaches us.
+struct TakenOver {
+  std::string tunnel;
+  std::string public_url;
+  std::string by;  // the other agent's address
 };
 
 // agent -> relay: please connect back to my observed address on this port.
@@ -68,7 +81,7 @@ struct Fatal {
   std::string message;
 };
 
-using Control = std::variant<Hello, Welcome, Bind, Bound, BindError, Unbind, Probe, ProbeResult, Fatal>;
+using Control = std::variant<Hello, Welcome, Bind, Bound, BindError, Unbind, TakenOver, Probe, ProbeResult, Fatal>;
 
 std::string encode(const Control& message);
 Result<Control> decode_control(std::string_view json);
@@ -77,6 +90,7 @@ Result<Control> decode_control(std::string_view json);
 struct OpenMeta {
   std::string tunnel;
   std::string visitor;  // HOST:PORT of the visitor
+  std::string kind;     // what the stream carries: "" (raw bytes, tcp) or "http" (one exchange)
 };
 std::string encode(const OpenMeta& meta);
 Result<OpenMeta> decode_open(std::string_view json);

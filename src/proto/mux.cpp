@@ -72,6 +72,29 @@ void Mux::shutdown(StreamId id) {
   maybe_forget(id);
 }
 
+Errc errc_of(std::uint32_t reset_code) {
+  switch (static_cast<ResetCode>(reset_code)) {
+    case ResetCode::refused: return Errc::refused;
+    case ResetCode::no_such_tunnel: return Errc::no_such_tunnel;
+    case ResetCode::protocol: return Errc::protocol;
+    case ResetCode::shutdown: return Errc::shutdown;
+    case ResetCode::timed_out: return Errc::timed_out;
+    case ResetCode::cancel: break;
+  }
+  return Errc::cancelled;
+}
+
+ResetCode reset_code_of(Errc code) {
+  switch (code) {
+    case Errc::refused: return ResetCode::refused;
+    case Errc::no_such_tunnel: return ResetCode::no_such_tunnel;
+    case Errc::protocol: return ResetCode::protocol;
+    case Errc::shutdown: return ResetCode::shutdown;
+    case Errc::timed_out: return ResetCode::timed_out;
+    default: return ResetCode::cancel;
+  }
+}
+
 void Mux::reset(StreamId id, ResetCode code, std::string_view reason) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;

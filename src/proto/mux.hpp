@@ -28,7 +28,12 @@ enum class ResetCode : std::uint32_t {
   no_such_tunnel = 2, // OPEN named an unknown tunnel
   protocol = 3,       // a protocol violation on this stream
   shutdown = 4,       // the peer is shutting down
+  timed_out = 5,      // the local service did not answer in time
 };
+
+// The error kind a RESET code stands for, and back (unknown codes are Errc::cancelled).
+Errc errc_of(std::uint32_t reset_code);
+ResetCode reset_code_of(Errc code);
 
 class MuxHandler {
  public:

@@ -43,7 +43,7 @@ void AgentConn::start(std::chrono::seconds auth_timeout, std::function<void()> o
     if (auto self = weak.lock()) {
       self->settle();
       if (self->authenticated_) spdlog::info("agent {} ({}) disconnected: {}", self->name_, self->address_, reason);
-      self->relay_.on_closed(self.get());
+      self->relay_.on_closed(*self);
     }
   };
   session_->set_callbacks(std::move(cb));
@@ -90,7 +90,7 @@ void AgentConn::on_control(std::string_view message) {
   }
   if (auto* bind = std::get_if<proto::Bind>(&*msg)) return on_bind(*bind);
   if (auto* unbind = std::get_if<proto::Unbind>(&*msg)) {
-    relay_.unbind(this, unbind->tunnel);
+    relay_.unbind(*this, unbind->tunnel);
     return;
   }
   if (auto* probe = std::get_if<proto::Probe>(&*msg)) return on_probe(*probe);
@@ -114,16 +114,15 @@ void AgentConn::on_hello(const proto::Hello& hello) {
   authenticated_ = true;
   token_ = *token;
   name_ = hello.agent.empty() ? address_ : hello.agent;
+  relay_host_ = hello.relay_host;
   session_->send_control(proto::encode(proto::Welcome{session_->id(), "0.1.0", address_}));
   spdlog::info("agent {} connected from {} (token {}, session {})", name_, address_, token_.name, session_->id());
   relay_.store().audit("agent_connected", fmt::format("{} from {} token={}", name_, address_, token_.name));
   settle();
-  relay_.on_authenticated(shared_from_this());
 }
 
 void AgentConn::on_bind(const proto::Bind& bind) {
-  Result<std::string> url = make_error("tunnel kind '{}' is not supported by this relay", bind.proto);
-  if (bind.proto == "tcp") url = relay_.bind_tcp(shared_from_this(), bind.tunnel, bind.remote_port);
+  auto url = relay_.bind(shared_from_this(), bind);
   if (!url) {
     spdlog::warn("agent {}: tunnel {} refused: {}", name_, bind.tunnel, url.error().message);
     session_->send_control(proto::encode(proto::BindError{bind.tunnel, url.error().message}));

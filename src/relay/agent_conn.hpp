@@ -32,6 +32,7 @@ class AgentConn : public std::enable_shared_from_this<AgentConn> {
   const TokenRecord& token() const { return token_; }
   const std::string& name() const { return name_; }
   const std::string& address() const { return address_; }
+  const std::string& relay_host() const { return relay_host_; }  // as the agent dialed it
   std::set<std::string>& tunnels() { return tunnels_; }
 
  private:
@@ -47,6 +48,7 @@ class AgentConn : public std::enable_shared_from_this<AgentConn> {
   std::vector<std::uint8_t> binding_;
   std::string address_;  // the agent's HOST:PORT as seen here
   std::string name_;
+  std::string relay_host_;
   TokenRecord token_;
   bool authenticated_ = false;
   bool failed_ = false;  // a fatal error was sent; everything after it is ignored

@@ -11,9 +11,8 @@
 #include "net/tcp_stream.hpp"
 #include "net/tls_socket.hpp"
 #include "relay/agent_conn.hpp"
-#include "relay/port_choice.hpp"
-#include "relay/scopes.hpp"
-#include "relay/tcp_endpoint.hpp"
+#include "relay/endpoint_kinds.hpp"
+#include "relay/http_listener.hpp"
 
 namespace porthole::relay {
 
@@ -92,13 +91,19 @@ Result<void> Relay::start() {
   tls_ctx_ = *ctx;
   auto addr = parse_host_port(cfg_.agents, "0.0.0.0", true);
   if (!addr) return make_error("--agents: {}", addr.error().message);
-  public_host_ = addr->host;
+  listen_host_ = addr->host;
   auto acc = net::listen_tcp(io_.get_executor(), addr->host, addr->port);
   if (!acc) return make_error("--agents: {}", acc.error().message);
   acceptor_ = std::move(*acc);
+  if (cfg_.http != "off") {
+    http_ = std::make_shared<HttpListener>(io_, cfg_, *store_, registry_);
+    if (auto r = http_->start(cfg_.http); !r) return make_error("--http: {}", r.error().message);
+  }
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return {};
 }
+
+std::uint16_t Relay::http_port() const { return http_ ? http_->port() : 0; }
 
 std::uint16_t Relay::agent_port() const {
   net::error_code ec;
@@ -152,82 +157,52 @@ net::Task<void> Relay::handshake(net::tcp::socket socket) {
   conn->start(cfg_.handshake_timeout, release);
 }
 
-void Relay::on_authenticated(const std::shared_ptr<AgentConn>&) {}
-
-void Relay::on_closed(AgentConn* conn) {
-  for (auto it = endpoints_.begin(); it != endpoints_.end();) {
-    if (it->second->attached_to(&conn->session())) {
-      it->second->stop();
-      it = endpoints_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+void Relay::on_closed(AgentConn& conn) {
+  drop_members(&conn.session(), {});
   // Erase later: we are inside the connection's own callback.
-  asio::post(io_, [this, id = conn->session().id()] { conns_.erase(id); });
+  asio::post(io_, [this, id = conn.session().id()] { conns_.erase(id); });
 }
 
-bool Relay::port_usable(std::uint16_t port, const std::string& token_name, const std::string& tunnel) const {
-  if (store_->port_reserved_by_other(port, token_name, tunnel)) return false;
-  for (const auto& [key, ep] : endpoints_) {
-    if (ep->port() == port) return false;
+void Relay::drop_members(const session::Session* s, std::string_view tunnel) {
+  for (const auto& ep : registry_.all()) {
+    if (!ep->served_by(s)) continue;
+    if (ep->detach(s, tunnel)) {
+      ep->stop();
+      registry_.remove(ep);
+    }
   }
-  return true;
 }
 
-Result<std::string> Relay::bind_tcp(const std::shared_ptr<AgentConn>& conn, const std::string& tunnel,
-                                    std::optional<std::uint16_t> asked) {
-  const auto& token = conn->token().name;
-  const auto key = token + "/" + tunnel;
-  if (auto it = endpoints_.find(key); it != endpoints_.end()) {
-    // The same agent came back (perhaps before its old session was found dead): hand it over.
-    if (!asked || *asked == it->second->port()) {
-      if (!it->second->attached_to(&conn->session())) {
-        spdlog::info("endpoint {} moves to session {}", it->second->public_url(), conn->session().id());
-      }
-      it->second->attach(conn->session_ptr());
-      return it->second->public_url();
-    }
-    it->second->stop();
-    endpoints_.erase(it);
+Result<std::string> Relay::bind(const std::shared_ptr<AgentConn>& conn, const proto::Bind& bind) {
+  const auto* kind = find_endpoint_kind(bind.proto);
+  if (kind == nullptr) {
+    return make_error("tunnel kind '{}' is not supported by this relay (it serves: {})", bind.proto,
+                      endpoint_kind_names());
   }
-  PortRequest req;
-  req.asked = asked;
-  req.reserved = store_->reserved_port(token, tunnel);
-  req.allowed = conn->token().scopes.allow_port.value_or(cfg_.tcp_ports);
-  std::unique_ptr<net::tcp::acceptor> acceptor;
-  std::string last_error;
-  auto usable = [&](std::uint16_t p) {
-    if (!port_usable(p, token, tunnel)) return false;
-    auto acc = net::listen_tcp(io_.get_executor(), public_host_, p);
-    if (!acc) {
-      last_error = acc.error().message;
-      return false;
+  // URLs visitors can open: --domain when it was set, else the relay host the agent dialed.
+  auto public_host = cfg_.domain;
+  if (public_host == "localhost" && !conn->relay_host().empty()) public_host = conn->relay_host();
+  BindContext ctx{io_, cfg_, *store_, registry_, listen_host_, public_host, http_port()};
+  BindRequest req{bind, conn->token(), Member{conn->session_ptr(), bind.tunnel, conn->name(), conn->address(), bind.local}};
+  auto bound = kind->bind(ctx, req);
+  if (!bound) return bound.error();
+  const auto& url = bound->endpoint->public_url();
+  for (const auto& m : bound->displaced) {
+    if (auto s = m.session.lock()) {
+      spdlog::warn("endpoint {} taken over by agent {} ({}) from agent {} ({})", url, conn->name(), conn->address(),
+                   m.agent_name, m.agent_addr);
+      s->send_control(proto::encode(proto::TakenOver{m.tunnel, url, conn->address()}));
     }
-    acceptor = std::move(*acc);
-    return true;
-  };
-  auto port = choose_port(req, usable);
-  if (!port) return make_error("{}{}{}", port.error().message, last_error.empty() ? "" : ": ", last_error);
-  if (auto r = store_->reserve_port(token, tunnel, *port); !r) {
-    spdlog::warn("could not record the reservation of port {}: {}", *port, r.error().message);
   }
-  auto url = fmt::format("tcp://{}", format_host_port(cfg_.domain, *port));
-  auto ep = std::make_shared<TcpEndpoint>(std::move(acceptor), tunnel, url);
-  ep->attach(conn->session_ptr());
-  ep->start();
-  endpoints_[key] = ep;
-  store_->audit("endpoint_bound", fmt::format("{} -> {} ({})", url, tunnel, conn->name()));
-  spdlog::info("endpoint {} bound for tunnel {} of agent {}", url, tunnel, conn->name());
+  store_->audit("endpoint_bound", fmt::format("{} -> {} ({})", url, bind.tunnel, conn->name()));
+  spdlog::info("endpoint {} bound for tunnel {} of agent {}{}", url, bind.tunnel, conn->name(),
+               bound->endpoint->is_pool() ? fmt::format(" (pool of {})", bound->endpoint->agent_count()) : "");
   return url;
 }
 
-void Relay::unbind(AgentConn* conn, const std::string& tunnel) {
-  auto it = endpoints_.find(conn->token().name + "/" + tunnel);
-  if (it == endpoints_.end() || !it->second->attached_to(&conn->session())) return;
-  it->second->stop();
-  endpoints_.erase(it);
-  conn->tunnels().erase(tunnel);
+void Relay::unbind(AgentConn& conn, const std::string& tunnel) {
+  drop_members(&conn.session(), tunnel);
+  conn.tunnels().erase(tunnel);
 }
 
 void Relay::shutdown(std::function<void()> done) {
@@ -235,7 +210,8 @@ void Relay::shutdown(std::function<void()> done) {
   stopping_ = true;
   net::error_code ec;
   if (acceptor_) acceptor_->close(ec);
-  for (auto& [key, ep] : endpoints_) ep->stop();
+  if (http_) http_->stop();
+  for (const auto& ep : registry_.all()) ep->stop();
   for (auto& [id, conn] : conns_) conn->session().goaway("relay shutting down");
   asio::co_spawn(
       io_,
@@ -249,7 +225,7 @@ void Relay::shutdown(std::function<void()> done) {
         }
         auto conns = conns_;
         for (auto& [id, conn] : conns) conn->session().close("relay shutting down");
-        endpoints_.clear();
+        for (const auto& ep : registry_.all()) registry_.remove(ep);
         done();
       },
       asio::detached);
@@ -268,10 +244,7 @@ std::vector<AgentInfo> Relay::agents() const {
 
 std::vector<EndpointInfo> Relay::endpoints() const {
   std::vector<EndpointInfo> out;
-  for (const auto& [key, ep] : endpoints_) {
-    out.push_back(EndpointInfo{key, ep->tunnel(), key.substr(0, key.find('/')), ep->public_url(), ep->agent_id(),
-                               ep->port(), ep->visitors_total(), ep->visitors_open()});
-  }
+  for (const auto& ep : registry_.all()) out.push_back(ep->info());
   return out;
 }
 

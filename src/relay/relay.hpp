@@ -1,9 +1,10 @@
 // The relay: accepts agents over TLS, authenticates them, and exposes their tunnels as public
-// endpoints. One io_context; everything below runs on its thread.
+// endpoints of the kinds in the kind table (endpoint_kinds.hpp), kept in an EndpointRegistry.
+// Shared visitor listeners (HTTP) route by the registry's host table. One io_context for now;
+// the registry's route table is already safe to read from any thread.
 #pragma once
 
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -13,12 +14,15 @@
 #include "config/model.hpp"
 #include "net/asio.hpp"
 #include "net/tls_context.hpp"
+#include "proto/messages.hpp"
+#include "relay/endpoint.hpp"
+#include "relay/registry.hpp"
 #include "relay/store.hpp"
 
 namespace porthole::relay {
 
 class AgentConn;
-class TcpEndpoint;
+class HttpListener;
 
 struct AgentInfo {
   std::string id, name, token_name, address;
@@ -27,29 +31,24 @@ struct AgentInfo {
   std::uint64_t bytes_in = 0, bytes_out = 0;
 };
 
-struct EndpointInfo {
-  std::string key, tunnel, token_name, public_url, agent_id;
-  std::uint16_t port = 0;
-  std::uint64_t visitors_total = 0;
-  std::size_t visitors_open = 0;
-};
-
 class Relay {
  public:
   Relay(net::asio::io_context& io, config::RelayConfig cfg, std::unique_ptr<Store> store,
         net::ServerIdentity identity);
   ~Relay();
 
-  // Binds the agent listener; fails with a message naming the address.
+  // Binds the agent listener and the HTTP listener; fails with a message naming the flag.
   Result<void> start();
   // Stops accepting, asks agents to go away, lets open streams finish within the grace
   // period, then closes everything and calls `done`.
   void shutdown(std::function<void()> done);
 
   std::uint16_t agent_port() const;
+  std::uint16_t http_port() const;  // 0 when the HTTP listener is off
   const config::RelayConfig& config() const { return cfg_; }
   const net::ServerIdentity& identity() const { return identity_; }
   Store& store() { return *store_; }
+  EndpointRegistry& registry() { return registry_; }
 
   std::vector<AgentInfo> agents() const;
   std::vector<EndpointInfo> endpoints() const;
@@ -57,19 +56,17 @@ class Relay {
   // Keeps `companion` (the admin API server) alive exactly as long as the relay.
   void keep(std::shared_ptr<void> companion) { companions_.push_back(std::move(companion)); }
 
+  // For AgentConn: an authenticated agent asks for a tunnel's endpoint; returns its URL.
+  Result<std::string> bind(const std::shared_ptr<AgentConn>& conn, const proto::Bind& bind);
+  void unbind(AgentConn& conn, const std::string& tunnel);
+  void on_closed(AgentConn& conn);
+
  private:
-  friend class AgentConn;
   struct PendingCounts;
 
   net::Task<void> accept_loop();
   net::Task<void> handshake(net::tcp::socket socket);
-  // Called by AgentConn.
-  void on_authenticated(const std::shared_ptr<AgentConn>& conn);
-  void on_closed(AgentConn* conn);
-  Result<std::string> bind_tcp(const std::shared_ptr<AgentConn>& conn, const std::string& tunnel,
-                               std::optional<std::uint16_t> asked);
-  void unbind(AgentConn* conn, const std::string& tunnel);
-  bool port_usable(std::uint16_t port, const std::string& token_name, const std::string& tunnel) const;
+  void drop_members(const session::Session* s, std::string_view tunnel);
 
   net::asio::io_context& io_;
   config::RelayConfig cfg_;
@@ -77,10 +74,11 @@ class Relay {
   net::ServerIdentity identity_;
   std::shared_ptr<net::asio::ssl::context> tls_ctx_;
   std::unique_ptr<net::tcp::acceptor> acceptor_;
-  std::string public_host_;  // where endpoints listen (the host of --agents)
+  std::string listen_host_;  // where endpoints listen (the host of --agents)
   std::unique_ptr<PendingCounts> pending_;
   std::unordered_map<std::string, std::shared_ptr<AgentConn>> conns_;  // by session id
-  std::map<std::string, std::shared_ptr<TcpEndpoint>> endpoints_;     // by "token/tunnel"
+  EndpointRegistry registry_;
+  std::shared_ptr<HttpListener> http_;
   bool stopping_ = false;
   std::vector<std::shared_ptr<void>> companions_;  // last member: destroyed first
 };

@@ -3,16 +3,22 @@
 #include <spdlog/spdlog.h>
 
 #include "core/metrics.hpp"
+#include "net/listen.hpp"
 #include "net/pump.hpp"
-#include "net/signal.hpp"
 #include "net/tcp_stream.hpp"
 #include "proto/messages.hpp"
+#include "relay/endpoint_kinds.hpp"
+#include "relay/port_choice.hpp"
 
 namespace porthole::relay {
 
 namespace asio = net::asio;
 
 namespace {
+std::uint16_t port_of(const net::tcp::acceptor& a) {
+  net::error_code ec;
+  return a.local_endpoint(ec).port();
+}
 metrics::Counter& visitors_accepted() {
   static auto& c = metrics::counter("porthole_relay_visitors_total", "Visitor connections accepted on TCP endpoints");
   return c;
@@ -40,17 +46,16 @@ metrics::Counter& bytes_out() {
 }
 }  // namespace
 
-TcpEndpoint::TcpEndpoint(std::unique_ptr<net::tcp::acceptor> acceptor, std::string tunnel, std::string public_url)
-    : acceptor_(std::move(acceptor)), tunnel_(std::move(tunnel)), public_url_(std::move(public_url)) {
-  net::error_code ec;
-  port_ = acceptor_->local_endpoint(ec).port();
-}
+TcpEndpoint::TcpEndpoint(std::unique_ptr<net::tcp::acceptor> acceptor, std::string token, std::string public_url)
+    : Endpoint("tcp", std::to_string(port_of(*acceptor)), std::move(token), std::move(public_url)),
+      acceptor_(std::move(acceptor)),
+      port_(port_of(*acceptor_)) {}
 
 TcpEndpoint::~TcpEndpoint() { stop(); }
 
 void TcpEndpoint::start() {
-  asio::co_spawn(acceptor_->get_executor(), [self = shared_from_this()] { return self->accept_loop(); },
-                 asio::detached);
+  auto self = std::static_pointer_cast<TcpEndpoint>(shared_from_this());
+  asio::co_spawn(acceptor_->get_executor(), [self] { return self->accept_loop(); }, asio::detached);
 }
 
 void TcpEndpoint::stop() {
@@ -58,59 +63,94 @@ void TcpEndpoint::stop() {
   acceptor_->close(ec);
 }
 
-std::string TcpEndpoint::agent_id() const {
-  auto s = session_.lock();
-  return s ? s->id() : std::string();
-}
-
 net::Task<void> TcpEndpoint::accept_loop() {
+  auto self = shared_from_this();  // the loop keeps the endpoint alive until its listener closes
   while (acceptor_->is_open()) {
     net::tcp::endpoint peer;  // filled by accept(2) itself: no getpeername per visitor
     auto [ec, sock] = co_await acceptor_->async_accept(peer, net::use_nothrow);
     if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
     if (ec) {
       accept_errors().inc();
-      spdlog::warn("endpoint {}: accept failed: {}", public_url_, ec.message());
+      spdlog::warn("endpoint {}: accept failed: {}", public_url(), ec.message());
       co_await net::sleep_for(std::chrono::milliseconds(50));  // e.g. out of descriptors: back off
       continue;
     }
-    auto session = session_.lock();
-    if (!session || session->closed()) {
+    auto pick = this->pick();
+    if (!pick) {
       visitors_refused().inc();
       net::TcpStream(std::move(sock)).abort("no agent");
       continue;
     }
     asio::co_spawn(acceptor_->get_executor(),
-                   [self = shared_from_this(), s = std::move(sock), peer]() mutable {
-                     return self->serve(std::move(s), peer);
-                   },
+                   [me = std::static_pointer_cast<TcpEndpoint>(self), s = std::move(sock), peer,
+                    p = std::move(*pick)]() mutable { return me->serve(std::move(s), peer, std::move(p)); },
                    asio::detached);
   }
 }
 
-net::Task<void> TcpEndpoint::serve(net::tcp::socket visitor, net::tcp::endpoint peer) {
+net::Task<void> TcpEndpoint::serve(net::tcp::socket visitor, net::tcp::endpoint peer, Pick pick) {
   const auto visitor_addr = net::format_endpoint(peer);
   net::TcpStream vs(std::move(visitor));
-  auto session = session_.lock();
-  if (!session) co_return;
-  auto stream = session->open_stream(proto::encode(proto::OpenMeta{tunnel_, visitor_addr}));
+  auto stream = pick.session().open_stream(proto::encode(proto::OpenMeta{pick.tunnel(), visitor_addr, ""}));
   if (!stream) {
     visitors_refused().inc();
     vs.abort(stream.error().message);
     co_return;
   }
-  session.reset();  // the stream keeps the session alive while it needs it
   visitors_accepted().inc();
-  ++visitors_total_;
-  ++visitors_open_;
+  count_visitor();
   open_gauge().add(1);
   auto r = co_await net::pump(vs, **stream);
-  --visitors_open_;
   open_gauge().add(-1);
   bytes_in().inc(r.a_to_b);
   bytes_out().inc(r.b_to_a);
-  spdlog::debug("endpoint {}: visitor {} done: {} bytes in, {} out{}{}", public_url_, visitor_addr, r.a_to_b,
+  spdlog::debug("endpoint {}: visitor {} done: {} bytes in, {} out{}{}", public_url(), visitor_addr, r.a_to_b,
                 r.b_to_a, r.error.empty() ? "" : ", ", r.error);
+}
+
+Result<Bound> bind_tcp(BindContext& ctx, const BindRequest& req) {
+  const auto& token = req.token.name;
+  const auto& tunnel = req.bind.tunnel;
+  const auto reserved = ctx.store.reserved_port(token, tunnel);
+  // The endpoint may exist already: this agent back on a new session, or a pool member.
+  if (const auto existing = req.bind.remote_port ? req.bind.remote_port : reserved) {
+    if (auto ep = ctx.registry.find("tcp", std::to_string(*existing))) {
+      if (ep->token() != token) return make_error(Errc::conflict, "port {} is held by another token", *existing);
+      return Bound{ep, attach_member(*ep, req)};
+    }
+  }
+  const auto allowed = allowed_port_range(req.token.scopes, ctx.cfg.tcp_ports);
+  if (!allowed) {
+    return make_error(Errc::forbidden, "the token's allowed ports ({}) do not overlap the relay's --tcp-ports {}-{}",
+                      format_port_scope(req.token.scopes.allow_port), ctx.cfg.tcp_ports.lo, ctx.cfg.tcp_ports.hi);
+  }
+  PortRequest pr;
+  pr.asked = req.bind.remote_port;
+  pr.reserved = reserved;
+  pr.allowed = *allowed;
+  std::unique_ptr<net::tcp::acceptor> acceptor;
+  std::string last_error;
+  auto usable = [&](std::uint16_t p) {
+    if (ctx.store.port_reserved_by_other(p, token, tunnel) || ctx.registry.find("tcp", std::to_string(p))) return false;
+    auto acc = net::listen_tcp(ctx.io.get_executor(), ctx.listen_host, p);
+    if (!acc) {
+      last_error = acc.error().message;
+      return false;
+    }
+    acceptor = std::move(*acc);
+    return true;
+  };
+  auto port = choose_port(pr, usable);
+  if (!port) return make_error("{}{}{}", port.error().message, last_error.empty() ? "" : ": ", last_error);
+  if (auto r = ctx.store.reserve_port(token, tunnel, *port); !r) {
+    spdlog::warn("could not record the reservation of port {}: {}", *port, r.error().message);
+  }
+  auto ep = std::make_shared<TcpEndpoint>(std::move(acceptor), token,
+                                          fmt::format("tcp://{}", format_host_port(ctx.public_host, *port)));
+  auto displaced = attach_member(*ep, req);
+  ep->start();
+  ctx.registry.add(ep, false);
+  return Bound{ep, std::move(displaced)};
 }
 
 }  // namespace porthole::relay

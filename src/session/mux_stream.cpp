@@ -36,8 +36,11 @@ void MuxStream::deliver_fin() {
   signal_.notify();
 }
 
-void MuxStream::deliver_error(std::string reason) {
-  if (error_.empty()) error_ = std::move(reason);
+void MuxStream::deliver_error(Error reason) {
+  if (!failed_) {
+    error_ = std::move(reason);
+    failed_ = true;
+  }
   rx_.clear();
   rx_head_ = 0;
   signal_.notify();
@@ -45,7 +48,7 @@ void MuxStream::deliver_error(std::string reason) {
 
 net::Task<Result<net::Chunk>> MuxStream::read() {
   for (;;) {
-    if (!error_.empty()) co_return make_error("{}", error_);
+    if (failed_) co_return error_;
     if (rx_head_ < rx_.size()) {
       net::Chunk c = std::move(rx_[rx_head_++]);
       if (rx_head_ == rx_.size()) {
@@ -64,7 +67,7 @@ net::Task<Result<net::Chunk>> MuxStream::read() {
 net::Task<Result<void>> MuxStream::write(std::span<const std::uint8_t> bytes) {
   auto& mux = session_->mux_;
   while (!bytes.empty()) {
-    if (!error_.empty()) co_return make_error("{}", error_);
+    if (failed_) co_return error_;
     if (tx_closed_ || session_->closed_) co_return make_error("stream closed");
     if (!mux.is_open(id_)) co_return make_error("stream closed by peer");
     if (session_->output_full()) {
@@ -86,18 +89,23 @@ net::Task<Result<void>> MuxStream::write(std::span<const std::uint8_t> bytes) {
 }
 
 void MuxStream::shutdown_write() {
-  if (tx_closed_ || !error_.empty()) return;
+  if (tx_closed_ || failed_) return;
   tx_closed_ = true;
   session_->mux_.shutdown(id_);
   session_->kick_writer();
 }
 
 void MuxStream::abort(std::string_view reason) {
-  if (!error_.empty()) return;
-  error_ = reason.empty() ? "aborted" : std::string(reason);
+  reset(Error{reason.empty() ? "aborted" : std::string(reason), Errc::cancelled});
+}
+
+void MuxStream::reset(const Error& why) {
+  if (failed_) return;
+  error_ = why;
+  failed_ = true;
   tx_closed_ = true;
   if (!session_->closed_) {
-    session_->mux_.reset(id_, proto::ResetCode::cancel, reason);
+    session_->mux_.reset(id_, proto::reset_code_of(why.code), why.message);
     session_->kick_writer();
   }
   rx_.clear();

@@ -86,7 +86,7 @@ void Session::close(std::string_view reason) {
   heartbeat_timer_.cancel();
   writer_signal_.notify();
   auto streams = streams_;
-  for (auto& [sid, s] : streams) s->deliver_error(fmt::format("session closed: {}", reason));
+  for (auto& [sid, s] : streams) s->deliver_error(make_error(Errc::closed, "session closed: {}", reason));
   if (cb_.on_close) cb_.on_close(reason);
   cb_ = {};
 }
@@ -227,7 +227,7 @@ void Session::on_fin(proto::StreamId id) {
 }
 
 void Session::on_reset(proto::StreamId id, std::uint32_t code, std::string_view reason) {
-  if (auto* s = find(id)) s->deliver_error(fmt::format("stream reset by peer (code {}): {}", code, reason));
+  if (auto* s = find(id)) s->deliver_error(Error{std::string(reason.empty() ? "stream reset by peer" : reason), proto::errc_of(code)});
 }
 
 void Session::on_window(proto::StreamId id) {

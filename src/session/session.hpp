@@ -121,6 +121,8 @@ class MuxStream final : public net::ByteStream {
   net::Task<Result<void>> write(std::span<const std::uint8_t> bytes) override;
   void shutdown_write() override;
   void abort(std::string_view reason) override;
+  // Aborts with a typed reason the peer receives in the RESET (refused, no_such_tunnel, ...).
+  void reset(const Error& why);
 
   proto::StreamId id() const { return id_; }
   Session& session() { return *session_; }
@@ -129,7 +131,7 @@ class MuxStream final : public net::ByteStream {
   friend class Session;
   void deliver(std::span<const std::uint8_t> data);
   void deliver_fin();
-  void deliver_error(std::string reason);
+  void deliver_error(Error reason);
   void wake_writer() { signal_.notify(); }
 
   std::shared_ptr<Session> session_;
@@ -138,7 +140,8 @@ class MuxStream final : public net::ByteStream {
   std::size_t rx_head_ = 0;
   bool rx_fin_ = false;
   bool tx_closed_ = false;
-  std::string error_;
+  Error error_;
+  bool failed_ = false;
   // One signal for both directions (a timer costs 120 bytes per open stream): the reader and
   // the writer each re-check their own condition when woken.
   net::Signal signal_;

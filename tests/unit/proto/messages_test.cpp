@@ -5,9 +5,13 @@
 using namespace porthole::proto;
 
 TEST(Messages, RoundTripEveryType) {
-  std::vector<Control> all = {Hello{1, "pi", "abcd", "ff"}, Welcome{"s1", "0.1", "1.2.3.4:5"},
-                              Bind{"ssh", "tcp", 2222, "127.0.0.1:22"}, Bound{"ssh", "tcp://localhost:2222"},
-                              BindError{"ssh", "port taken"}, Unbind{"ssh"}, Probe{25565},
+  std::vector<Control> all = {Hello{1, "pi", "abcd", "ff", "relay.example"},
+                              Welcome{"s1", "0.1", "1.2.3.4:5"},
+                              Bind{"ssh", "tcp", 2222, "127.0.0.1:22", "", "", ""},
+                              Bind{"web", "http", std::nullopt, "127.0.0.1:3000", "app", "", "least-conn"},
+                              Bound{"ssh", "tcp://localhost:2222"},
+                              BindError{"ssh", "port taken"}, Unbind{"ssh"},
+                              TakenOver{"ssh", "tcp://localhost:2222", "198.51.100.2:4000"}, Probe{25565},
                               ProbeResult{"1.2.3.4", true, ""}, Fatal{"auth", "bad token"}};
   for (const auto& m : all) {
     auto text = encode(m);
@@ -30,14 +34,17 @@ TEST(Messages, PreciseErrors) {
   EXPECT_NE(err(R"({"type":"bind","proto":"tcp"})").find("missing field 'tunnel'"), std::string::npos);
   EXPECT_NE(err(R"({"type":"bind","tunnel":"a","proto":"tcp","remote_port":70000})").find("out of range"),
             std::string::npos);
+  EXPECT_NE(err(R"({"type":"bind","tunnel":"a","proto":"http","pool":"random"})").find("'pool' is unknown"),
+            std::string::npos);
   EXPECT_NE(err(R"({"type":"hello","version":"1","token_id":"a","proof":"b"})").find("must be an integer"),
             std::string::npos);
 }
 
 TEST(Messages, OpenMeta) {
-  auto m = decode_open(encode(OpenMeta{"web", "[::1]:5555"}));
+  auto m = decode_open(encode(OpenMeta{"web", "[::1]:5555", "http"}));
   ASSERT_TRUE(m);
   EXPECT_EQ(m->tunnel, "web");
   EXPECT_EQ(m->visitor, "[::1]:5555");
+  EXPECT_EQ(m->kind, "http");
   EXPECT_FALSE(decode_open("{}"));
 }

@@ -30,8 +30,22 @@ class FakeBackend : public Backend {
   std::int64_t uptime_s() const override { return 42; }
 
   std::vector<AgentInfo> agents_{{"a1b2", "laptop", "cli-x", "127.0.0.1:5555", 3, 120, 10, 20}};
-  std::vector<EndpointInfo> endpoints_{
-      {"cli-x/web", "web", "cli-x", "tcp://localhost:20001", "a1b2", 20001, 7, 1}};
+  std::vector<EndpointInfo> endpoints_{endpoint()};
+  static EndpointInfo endpoint() {
+    EndpointInfo e;
+    e.key = "tcp:20001";
+    e.kind = "tcp";
+    e.name = "20001";
+    e.tunnel = "web";
+    e.token_name = "cli-x";
+    e.public_url = "tcp://localhost:20001";
+    e.agent_id = "a1b2";
+    e.port = 20001;
+    e.agents = 1;
+    e.visitors_total = 7;
+    e.visitors_open = 1;
+    return e;
+  }
   std::unique_ptr<Store> store_;
 };
 
@@ -94,13 +108,15 @@ TEST_F(AdminRoutes, KickAgent) {
 }
 
 TEST_F(AdminRoutes, TokenLifecycle) {
-  auto r =
-      call("POST", "/api/tokens", R"({"name":"ci","allow_port":"20000-20010","allow_subdomain":"app-*"})");
+  auto r = call(
+      "POST", "/api/tokens",
+      R"({"name":"ci","allow_port":"20000-20010","allow_subdomain":"app-*","allow_hostname":"*.example.test"})");
   ASSERT_EQ(r.status, 201) << r.body;
   auto created = body_of(r);
   const std::string secret = created["token"];
   EXPECT_TRUE(secret.starts_with("ph_"));
   EXPECT_EQ(created["allow_port"], "20000-20010");
+  EXPECT_EQ(created["allow_hostname"], "*.example.test");
   EXPECT_TRUE(backend.store().find_token(proto::token_id(secret)));
 
   EXPECT_EQ(call("POST", "/api/tokens", R"({"name":"ci"})").status, 409);
@@ -126,7 +142,8 @@ TEST_F(AdminRoutes, TokenLifecycle) {
 TEST_F(AdminRoutes, BadTokenRequests) {
   for (const char* body :
        {"", "not json", "[1]", R"({"name":5})", R"({"name":"bad name"})", R"({"name":"cli-x"})",
-        R"({"name":"a","allow_port":"9-1"})", R"({"name":"a","colour":"red"})", "{\"name\":\"\xff\"}"}) {
+        R"({"name":"a","allow_port":"9-1"})", R"({"name":"a","allow_hostname":"a_b.test"})",
+        R"({"name":"a","allow_hostname":5})", R"({"name":"a","colour":"red"})", "{\"name\":\"\xff\"}"}) {
     auto r = call("POST", "/api/tokens", body);
     EXPECT_EQ(r.status, 400) << body;
     EXPECT_TRUE(body_of(r)["error"].is_string()) << body;

@@ -1,0 +1,167 @@
+// http tunnels: each stream from the relay carries one HTTP exchange (the relay already checked
+// and prepared the request). The agent forwards it to the local service over a kept-alive
+// connection from the tunnel's pool and streams the response back; after a 101 both sides are
+// joined raw. A pooled connection that fails before any response byte is retried once on a new
+// one when the request has no body (the service may have closed it while idle).
+#include <spdlog/spdlog.h>
+
+#include "agent/tunnel.hpp"
+#include "net/http_io.hpp"
+#include "net/prefixed_stream.hpp"
+#include "net/pump.hpp"
+#include "net/signal.hpp"
+#include "net/watchdog.hpp"
+
+namespace porthole::agent {
+
+namespace asio = net::asio;
+namespace http1 = proto::http1;
+
+namespace {
+
+constexpr auto kResponseTimeout = std::chrono::seconds(300);  // the relay's own deadline is shorter
+constexpr auto kStallTimeout = std::chrono::seconds(300);
+
+std::span<const std::uint8_t> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+void apply_host_header(http1::RequestHead& head, const config::TunnelConfig& c) {
+  if (c.host_header == "preserve" || c.host_header.empty()) return;
+  head.fields.set("Host", c.host_header == "rewrite" ? format_host_port(c.local) : c.host_header);
+}
+
+struct Upload {
+  explicit Upload(const net::Executor& ex) : finished(ex) {}
+  bool done = false;
+  bool ok = true;
+  net::Signal finished;
+};
+
+// One attempt on one local connection. Returns false (and leaves the stream untouched) only
+// when the connection failed before any response byte, so a retry is safe.
+struct Attempt {
+  bool retryable = false;  // failed before anything reached the relay
+  bool reusable = false;   // the connection can go back to the pool
+};
+
+net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, http1::RequestHead& head,
+                            net::TcpStream& local, const std::string& head_bytes, const std::string& name) {
+  Attempt a;
+  auto ex = co_await asio::this_coro::executor;
+  auto w = co_await local.write(bytes_of(head_bytes));
+  if (!w) {
+    a.retryable = head.body == http1::BodyKind::none;
+    co_return a;
+  }
+  Upload up(ex);
+  http1::BodyFramer framer(head.body, head.content_length);
+  if (head.body == http1::BodyKind::none) {
+    up.done = true;
+  } else {
+    asio::co_spawn(
+        ex,
+        [&]() -> net::Task<void> {
+          auto r = co_await rd.copy_body(framer, local);
+          if (!r) {
+            up.ok = false;
+            local.abort(r.error().message);
+          }
+          up.done = true;
+          up.finished.notify();
+        },
+        asio::detached);
+  }
+  net::MessageReader lr(local);
+  net::Watchdog dog(ex);
+  bool wrote = false;
+  http1::ResponseHead rh;
+  for (;;) {
+    dog.arm(kResponseTimeout, [&local] { local.abort("no response"); });
+    auto r = co_await lr.read_response(head.method, http1::Limits{});
+    dog.disarm();
+    if (r.status != net::HeadStatus::ok) {
+      if (!wrote && r.status != net::HeadStatus::bad && up.done && up.ok && head.body == http1::BodyKind::none) {
+        a.retryable = true;
+        co_return a;
+      }
+      const auto why = r.status == net::HeadStatus::bad ? r.bad.message
+                       : r.status == net::HeadStatus::eof ? std::string("the connection closed without a response")
+                                                          : r.failed.message;
+      spdlog::warn("local service {}: {}", name, why);
+      stream.reset(make_error(Errc::refused, "{}: {}", name, why));
+      while (!up.done) co_await up.finished.wait();
+      co_return a;
+    }
+    rh = std::move(r.head);
+    wrote = true;
+    auto hw = co_await stream.write(bytes_of(http1::serialize(rh)));
+    if (!hw) break;
+    if (rh.status == 101 && head.upgrade) {
+      net::PrefixedStream from_relay(stream, rd.buffered());
+      net::PrefixedStream from_local(local, lr.buffered());
+      co_await net::pump(from_relay, from_local);
+      co_return a;
+    }
+    if (rh.status >= 200) break;
+  }
+  if (rh.status < 200) {  // the relay went away mid-exchange
+    local.abort("relay gone");
+    while (!up.done) co_await up.finished.wait();
+    co_return a;
+  }
+  http1::BodyFramer resp(rh.body, rh.content_length);
+  net::Watchdog stall(ex);
+  auto rearm = [&] { stall.arm(kStallTimeout, [&local] { local.abort("response body stalled"); }); };
+  rearm();
+  auto body = co_await lr.copy_body(resp, stream, rearm);
+  stall.disarm();
+  if (!body) {
+    stream.reset(make_error(Errc::refused, "response body: {}", body.error().message));
+    local.abort("response failed");
+  } else {
+    stream.shutdown_write();
+  }
+  if (!up.done) local.abort("response complete before the request body");
+  while (!up.done) co_await up.finished.wait();
+  a.reusable = body.ok() && up.ok && rh.keep_alive && rh.body != http1::BodyKind::until_close && lr.buffered().empty();
+  co_return a;
+}
+
+}  // namespace
+
+net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelState& t) {
+  net::MessageReader rd(*stream);
+  auto r = co_await rd.read_request(http1::Limits{});
+  if (r.status != net::HeadStatus::ok) {
+    if (r.status == net::HeadStatus::bad) stream->reset(make_error(Errc::protocol, "bad request: {}", r.bad.message));
+    co_return;
+  }
+  auto& head = r.head;
+  apply_host_header(head, t.config);
+  const auto head_bytes = http1::serialize(head);
+  if (!t.pool) t.pool = std::make_shared<LocalPool>(t.config.local);
+  auto pool = t.pool;
+  ++t.connections_total;
+  ++t.connections_open;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool reused = false;
+    auto conn = co_await pool->acquire(reused);
+    if (!conn) {
+      count_dial_failure();
+      spdlog::warn("tunnel {}: {}", t.config.name, conn.error().message);
+      stream->reset(conn.error());
+      break;
+    }
+    auto a = co_await exchange(*stream, rd, head, **conn, head_bytes, format_host_port(t.config.local));
+    if (a.reusable) pool->release(std::move(*conn));
+    if (!(a.retryable && reused)) {
+      if (a.retryable) stream->reset(make_error(Errc::refused, "{}: the connection closed without a response",
+                                                format_host_port(t.config.local)));
+      break;
+    }
+  }
+  --t.connections_open;
+}
+
+}  // namespace porthole::agent

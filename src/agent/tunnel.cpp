@@ -1,0 +1,50 @@
+#include "agent/tunnel.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "core/metrics.hpp"
+#include "net/pump.hpp"
+#include "net/tcp_stream.hpp"
+
+namespace porthole::agent {
+
+namespace {
+constexpr TunnelKind kTunnelKinds[] = {
+    {"tcp", serve_tcp},
+    {"http", serve_http},
+};
+
+}  // namespace
+
+void count_dial_failure() {
+  static auto& c = metrics::counter("porthole_agent_local_dial_failures_total",
+                                    "Streams reset because the local service could not be reached");
+  c.inc();
+}
+
+const TunnelKind* find_tunnel_kind(std::string_view proto) {
+  for (const auto& k : kTunnelKinds) {
+    if (k.proto == proto) return &k;
+  }
+  return nullptr;
+}
+
+net::Task<void> serve_tcp(std::shared_ptr<session::MuxStream> stream, TunnelState& t) {
+  const auto& local = t.config.local;
+  auto sock = co_await net::dial(local.host, local.port, std::chrono::seconds(5));
+  if (!sock) {
+    count_dial_failure();
+    spdlog::warn("tunnel {}: {}", t.config.name, sock.error().message);
+    stream->reset(sock.error());
+    co_return;
+  }
+  ++t.connections_total;
+  ++t.connections_open;
+  net::TcpStream conn(std::move(*sock));
+  auto r = co_await net::pump(*stream, conn);
+  --t.connections_open;
+  spdlog::debug("tunnel {}: stream {} done: {} bytes in, {} out {}", t.config.name, stream->id(), r.a_to_b, r.b_to_a,
+                r.error);
+}
+
+}  // namespace porthole::agent

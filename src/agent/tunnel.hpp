@@ -1,0 +1,42 @@
+// A tunnel on the agent side and the table of tunnel kinds: how a stream the relay opens for a
+// tunnel is served. Adding a kind is one file (its serve function) plus one line in
+// kTunnelKinds (tunnel.cpp).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "agent/local_pool.hpp"
+#include "config/model.hpp"
+#include "session/session.hpp"
+
+namespace porthole::agent {
+
+struct TunnelState {
+  config::TunnelConfig config;
+  std::string public_url;  // empty until the relay bound it
+  std::string error;       // the relay's last refusal
+  std::uint64_t connections_total = 0;
+  std::size_t connections_open = 0;
+  std::shared_ptr<LocalPool> pool;  // keep-alive connections to the local service (http)
+};
+
+// Serves one stream; the tunnel outlives it (tunnels are not removed while the agent runs).
+using ServeFn = net::Task<void> (*)(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel);
+
+struct TunnelKind {
+  std::string_view proto;
+  ServeFn serve;
+};
+
+const TunnelKind* find_tunnel_kind(std::string_view proto);
+
+// Counts a stream reset because the local service could not be reached.
+void count_dial_failure();
+
+// The kinds (one file each).
+net::Task<void> serve_tcp(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel);
+net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel);
+
+}  // namespace porthole::agent

@@ -1,0 +1,128 @@
+#include "net/http_io.hpp"
+
+namespace porthole::net {
+
+namespace http1 = proto::http1;
+
+Task<Result<bool>> MessageReader::fill() {
+  auto chunk = co_await s_.read();
+  if (!chunk) co_return chunk.error();
+  if (chunk->empty()) co_return false;
+  if (pos_ == buf_.size()) {
+    buf_.clear();
+    pos_ = 0;
+  } else if (pos_ > 0 && pos_ >= buf_.size() / 2) {
+    buf_.erase(buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(pos_));
+    pos_ = 0;
+  }
+  auto b = chunk->bytes();
+  buf_.insert(buf_.end(), b.begin(), b.end());
+  co_return true;
+}
+
+void MessageReader::consume(std::size_t n) {
+  pos_ += n;
+  if (pos_ == buf_.size()) {
+    buf_.clear();
+    pos_ = 0;
+  }
+}
+
+namespace {
+
+template <class Head, class Parse>
+Task<HeadRead<Head>> read_head(MessageReader& r, Parse parse, std::vector<std::uint8_t>& buf, std::size_t& pos,
+                               auto fill) {
+  HeadRead<Head> out;
+  for (;;) {
+    if (pos < buf.size()) {
+      auto parsed = parse(std::span<const std::uint8_t>(buf.data() + pos, buf.size() - pos));
+      if (parsed.status == http1::ParseStatus::complete) {
+        pos += parsed.head_size;
+        if (pos == buf.size()) {
+          buf.clear();
+          pos = 0;
+        }
+        out.status = HeadStatus::ok;
+        out.head = std::move(parsed.head);
+        co_return out;
+      }
+      if (parsed.status == http1::ParseStatus::error) {
+        out.status = HeadStatus::bad;
+        out.bad = std::move(parsed.error);
+        co_return out;
+      }
+    }
+    const bool started = pos < buf.size();
+    auto more = co_await fill();
+    if (!more) {
+      out.status = HeadStatus::failed;
+      out.failed = more.error();
+      co_return out;
+    }
+    if (!*more) {
+      out.status = started ? HeadStatus::failed : HeadStatus::eof;
+      if (started) out.failed = make_error(Errc::closed, "the connection ended inside a message head");
+      co_return out;
+    }
+  }
+  (void)r;
+}
+
+}  // namespace
+
+Task<HeadRead<http1::RequestHead>> MessageReader::read_request(const http1::Limits& limits) {
+  return read_head<http1::RequestHead>(
+      *this, [&limits](std::span<const std::uint8_t> b) { return http1::parse_request(b, limits); }, buf_, pos_,
+      [this] { return fill(); });
+}
+
+Task<HeadRead<http1::ResponseHead>> MessageReader::read_response(std::string_view request_method,
+                                                                const http1::Limits& limits) {
+  return read_head<http1::ResponseHead>(
+      *this,
+      [method = std::string(request_method), &limits](std::span<const std::uint8_t> b) {
+        return http1::parse_response(b, method, limits);
+      },
+      buf_, pos_, [this] { return fill(); });
+}
+
+Task<Result<std::uint64_t>> MessageReader::copy_body(http1::BodyFramer& framer, ByteStream& to,
+                                                     const std::function<void()>& on_progress) {
+  std::uint64_t total = 0;
+  while (!framer.done()) {
+    if (pos_ < buf_.size()) {
+      auto step = framer.feed(buffered());
+      if (step.error) co_return make_error(Errc::protocol, "{}", step.error->message);
+      if (step.consumed > 0) {
+        auto w = co_await to.write(std::span<const std::uint8_t>(buf_.data() + pos_, step.consumed));
+        if (!w) co_return w.error();
+        total += step.consumed;
+        consume(step.consumed);
+        if (on_progress) on_progress();
+      }
+      if (step.done) break;
+      continue;
+    }
+    // Nothing buffered: frame the next chunk straight from the stream (no copy for bulk data).
+    auto chunk = co_await s_.read();
+    if (!chunk) co_return chunk.error();
+    if (chunk->empty()) {
+      if (auto e = framer.at_eof()) co_return make_error(Errc::closed, "{}", e->message);
+      break;
+    }
+    auto step = framer.feed(chunk->bytes());
+    if (step.error) co_return make_error(Errc::protocol, "{}", step.error->message);
+    if (step.consumed > 0) {
+      auto w = co_await to.write(chunk->bytes().first(step.consumed));
+      if (!w) co_return w.error();
+      total += step.consumed;
+      if (on_progress) on_progress();
+    }
+    auto rest = chunk->bytes().subspan(step.consumed);
+    buf_.insert(buf_.end(), rest.begin(), rest.end());
+  }
+  co_return total;
+}
+
+}  // namespace porthole::net

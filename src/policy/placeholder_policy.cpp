@@ -1,1 +1,0 @@
-namespace porthole {}  // TEMPORARY placeholder so the layer has a source

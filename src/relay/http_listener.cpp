@@ -1,0 +1,191 @@
+#include "relay/http_listener.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "core/metrics.hpp"
+#include "net/http_io.hpp"
+#include "net/listen.hpp"
+#include "net/tcp_stream.hpp"
+#include "net/watchdog.hpp"
+#include "policy/decision.hpp"
+#include "relay/http_exchange.hpp"
+
+namespace porthole::relay {
+
+namespace asio = net::asio;
+namespace http1 = proto::http1;
+
+namespace {
+metrics::Counter& http_visitors() {
+  static auto& c = metrics::counter("porthole_relay_http_connections_total", "Visitor connections on the HTTP listener");
+  return c;
+}
+metrics::Counter& evicted() {
+  static auto& c = metrics::counter("porthole_relay_http_evictions_total",
+                                    "Idle visitor connections closed to make room under the per-IP cap");
+  return c;
+}
+metrics::Gauge& open_gauge() {
+  static auto& g = metrics::gauge("porthole_relay_http_connections_open", "Visitor connections open on the HTTP listener");
+  return g;
+}
+}  // namespace
+
+// One visitor connection, known to the per-IP accounting. `idle`: waiting for (or reading) a
+// request head, so it may be closed to make room.
+struct HttpListener::Visitor {
+  std::string ip;
+  net::TcpStream* stream = nullptr;
+  bool idle = true;
+  std::list<Visitor*>::iterator at;
+};
+
+HttpListener::HttpListener(asio::io_context& io, const config::RelayConfig& cfg, Store& store,
+                           EndpointRegistry& registry)
+    : io_(io), cfg_(cfg), store_(store), registry_(registry) {}
+
+HttpListener::~HttpListener() { stop(); }
+
+Result<void> HttpListener::start(const std::string& address) {
+  for (const auto& c : cfg_.trusted_proxies) {
+    if (auto r = trusted_.add(c); !r) return make_error("--trusted-proxy: {}", r.error().message);
+  }
+  auto addr = parse_host_port(address, "0.0.0.0", true);
+  if (!addr) return addr.error();
+  auto acc = net::listen_tcp(io_.get_executor(), addr->host, addr->port);
+  if (!acc) return acc.error();
+  acceptor_ = std::move(*acc);
+  asio::co_spawn(io_, [self = shared_from_this()] { return self->accept_loop(); }, asio::detached);
+  return {};
+}
+
+void HttpListener::stop() {
+  net::error_code ec;
+  if (acceptor_) acceptor_->close(ec);
+}
+
+std::uint16_t HttpListener::port() const {
+  net::error_code ec;
+  return acceptor_ ? acceptor_->local_endpoint(ec).port() : 0;
+}
+
+net::Task<void> HttpListener::accept_loop() {
+  while (acceptor_->is_open()) {
+    net::tcp::endpoint peer;
+    auto [ec, sock] = co_await acceptor_->async_accept(peer, net::use_nothrow);
+    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
+    if (ec) {
+      co_await net::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    asio::co_spawn(
+        io_, [self = shared_from_this(), s = std::move(sock), peer]() mutable { return self->serve(std::move(s), peer); },
+        asio::detached);
+  }
+}
+
+bool HttpListener::admit(Visitor& v) {
+  auto& list = by_ip_[v.ip];
+  if (list.size() >= cfg_.max_http_conns_per_ip) {
+    auto victim = std::find_if(list.begin(), list.end(), [](Visitor* x) { return x->idle; });
+    if (victim == list.end()) return false;
+    evicted().inc();
+    (*victim)->stream->abort("evicted: too many connections from this address");
+    leave(**victim);
+  }
+  v.at = by_ip_[v.ip].insert(by_ip_[v.ip].end(), &v);
+  return true;
+}
+
+void HttpListener::leave(Visitor& v) {
+  if (v.stream == nullptr) return;
+  auto it = by_ip_.find(v.ip);
+  if (it != by_ip_.end()) {
+    it->second.erase(v.at);
+    if (it->second.empty()) by_ip_.erase(it);
+  }
+  v.stream = nullptr;
+}
+
+net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint peer) {
+  auto self = shared_from_this();
+  const auto visitor_addr = net::format_endpoint(peer);
+  net::TcpStream vs(std::move(socket));
+  Visitor v;
+  v.ip = visitor_addr.substr(0, visitor_addr.rfind(':'));
+  if (v.ip.size() > 2 && v.ip.front() == '[') v.ip = v.ip.substr(1, v.ip.size() - 2);
+  v.stream = &vs;
+  http_visitors().inc();
+  if (!admit(v)) {
+    v.stream = nullptr;
+    co_await answer(vs, HttpFailure::too_many_connections, "too many connections from your address", false);
+    vs.shutdown_write();
+    co_return;
+  }
+  open_gauge().add(1);
+  http1::ForwardContext fctx;
+  fctx.client_ip = v.ip;
+  fctx.trusted_peer = trusted_.contains(v.ip);
+  ExchangeOptions xo{cfg_.upstream_timeout, cfg_.http_body_timeout};
+  net::MessageReader reader(vs);
+  net::Watchdog dog(vs.socket().get_executor());
+  bool first = true;
+  for (;;) {
+    // Sniff: the request head, within the head deadline (idle deadline between requests).
+    v.idle = true;
+    dog.arm(first ? cfg_.http_head_timeout : cfg_.http_idle_timeout, [&vs] { vs.abort("request head timeout"); });
+    auto r = co_await reader.read_request(http1::Limits{});
+    dog.disarm();
+    first = false;
+    if (v.stream == nullptr) break;  // evicted
+    if (r.status == net::HeadStatus::eof || r.status == net::HeadStatus::failed) break;
+    v.idle = false;
+    if (r.status == net::HeadStatus::bad) {
+      const auto f = r.bad.status == 431 ? HttpFailure::head_too_large : HttpFailure::bad_request;
+      spdlog::debug("http {}: bad request: {}", visitor_addr, r.bad.message);
+      co_await answer(vs, f, r.bad.message, false, r.bad.status);
+      vs.shutdown_write();
+      break;
+    }
+    auto& head = r.head;
+    const bool html = http1::accepts_html(head);
+    if (head.method == "CONNECT") {
+      co_await answer(vs, HttpFailure::method_not_allowed, "this is a reverse proxy, not a forward proxy", html);
+      vs.shutdown_write();
+      break;
+    }
+    // Route by this request's own Host.
+    auto routes = registry_.routes();
+    auto ep = routes->find(head.host);
+    if (!ep) {
+      // (Named values, not temporaries, in co_await arguments: GCC 12 destroys temporaries of a
+      // conditional expression inside co_await twice.)
+      const bool known = store_.hostname_owner(head.host).has_value();
+      const auto failure = known ? HttpFailure::agent_offline : HttpFailure::unknown_host;
+      std::string detail = known ? fmt::format("the agent for {} is offline", head.host)
+                                 : fmt::format("no tunnel is registered for {}", head.host);
+      co_await answer(vs, failure, detail, html);
+      if (!head.keep_alive || head.body != http1::BodyKind::none) break;
+      continue;
+    }
+    // Policy step (allows everything until the access-control rules land).
+    auto decision = policy::on_http_request(policy::Visitor{v.ip, head.host}, policy::HttpFacts{head.method, head.target});
+    if (!decision.allow) break;
+    auto pick = ep->pick();
+    if (!pick) {
+      std::string detail = fmt::format("the agent for {} is offline", head.host);
+      co_await answer(vs, HttpFailure::agent_offline, detail, html);
+      if (!head.keep_alive || head.body != http1::BodyKind::none) break;
+      continue;
+    }
+    ep->count_visitor();
+    http1::prepare_request(head, fctx);
+    auto x = co_await forward_exchange(*pick, vs, reader, head, visitor_addr, xo);
+    if (!x.keep_alive) break;
+  }
+  leave(v);
+  open_gauge().add(-1);
+  vs.shutdown_write();
+}
+
+}  // namespace porthole::relay
