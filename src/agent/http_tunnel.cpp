@@ -43,6 +43,7 @@ struct Upload {
 struct Attempt {
   bool retryable = false;  // failed before anything reached the relay
   bool reusable = false;   // the connection can go back to the pool
+  bool complete = false;   // the whole response went to the relay (and our FIN)
 };
 
 net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, http1::RequestHead& head,
@@ -89,7 +90,10 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
                        : r.status == net::HeadStatus::eof ? std::string("the connection closed without a response")
                                                           : r.failed.message;
       spdlog::warn("local service {}: {}", name, why);
-      stream.reset(make_error(Errc::refused, "{}: {}", name, why));
+      // A malformed response is the origin's fault (the relay answers 502 bad_response);
+      // anything else means the service could not be reached or went away.
+      const auto code = r.status == net::HeadStatus::bad ? Errc::protocol : Errc::refused;
+      stream.reset(make_error(code, "{}: {}", name, why));
       while (!up.done) co_await up.finished.wait();
       co_return a;
     }
@@ -121,6 +125,7 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
     local.abort("response failed");
   } else {
     stream.shutdown_write();
+    a.complete = true;
   }
   if (!up.done) local.abort("response complete before the request body");
   while (!up.done) co_await up.finished.wait();
@@ -155,6 +160,15 @@ net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelSta
     }
     auto a = co_await exchange(*stream, rd, head, **conn, head_bytes, format_host_port(t.config.local));
     if (a.reusable) pool->release(std::move(*conn));
+    if (a.complete) {
+      // Wait for the relay's end of the request (it may come after our response, e.g. for an
+      // upgrade the service refused): dropping the stream before would reset it, and a reset
+      // discards the response the relay has not read yet.
+      for (;;) {
+        auto rest = co_await stream->read();
+        if (!rest || rest->empty()) break;
+      }
+    }
     if (!(a.retryable && reused)) {
       if (a.retryable) stream->reset(make_error(Errc::refused, "{}: the connection closed without a response",
                                                 format_host_port(t.config.local)));

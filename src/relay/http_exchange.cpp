@@ -121,9 +121,11 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
       } else if (timed_out) {
         failure = HttpFailure::upstream_timeout;
         detail = fmt::format("{} did not start its response within {}s", local, o.upstream_timeout.count());
-      } else if (r.status == net::HeadStatus::bad) {
+      } else if (r.status == net::HeadStatus::bad ||
+                 (r.status == net::HeadStatus::failed && r.failed.code == Errc::protocol)) {
         failure = HttpFailure::bad_response;
-        detail = fmt::format("{} sent a malformed response: {}", local, r.bad.message);
+        detail = fmt::format("{} sent a malformed response: {}", local,
+                             r.status == net::HeadStatus::bad ? r.bad.message : r.failed.message);
       } else {
         const auto why = r.status == net::HeadStatus::eof ? std::string("the agent ended the exchange without a response")
                                                           : r.failed.message;

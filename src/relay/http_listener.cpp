@@ -29,6 +29,27 @@ metrics::Gauge& open_gauge() {
   static auto& g = metrics::gauge("porthole_relay_http_connections_open", "Visitor connections open on the HTTP listener");
   return g;
 }
+// Checks what routing relies on and makes the target origin-form (an absolute-form target's
+// authority already is `head.host`); returns why the request cannot be routed, or "".
+std::string routable(http1::RequestHead& head) {
+  const auto& h = head.host;
+  if (h.empty()) return "the request names no host";
+  if (h.front() == '.' || h.back() == '.' || h.find("..") != std::string::npos) return fmt::format("invalid host name '{}'", h);
+  if (!head.target.empty() && head.target.front() != '/' && head.target != "*") {
+    const auto scheme = head.target.find("://");
+    const auto path = scheme == std::string::npos ? std::string::npos : head.target.find('/', scheme + 3);
+    const auto query = scheme == std::string::npos ? std::string::npos : head.target.find('?', scheme + 3);
+    if (path != std::string::npos && (query == std::string::npos || path < query)) {
+      head.target = head.target.substr(path);
+    } else if (query != std::string::npos) {
+      head.target = "/" + head.target.substr(query);
+    } else {
+      head.target = "/";
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 // One visitor connection, known to the per-IP accounting. `idle`: waiting for (or reading) a
@@ -149,6 +170,11 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
     }
     auto& head = r.head;
     const bool html = http1::accepts_html(head);
+    if (auto bad = routable(head); !bad.empty()) {
+      co_await answer(vs, HttpFailure::bad_request, bad, false, 400);
+      vs.shutdown_write();
+      break;
+    }
     if (head.method == "CONNECT") {
       co_await answer(vs, HttpFailure::method_not_allowed, "this is a reverse proxy, not a forward proxy", html);
       vs.shutdown_write();

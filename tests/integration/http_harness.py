@@ -906,13 +906,6 @@ def _parse_dump(dump):
     return status, headers
 
 
-def _read(path):
-    if not os.path.exists(path):
-        return b""
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def curl(url, *args, connect_port=None, timeout=20.0, stdin=None):
     """Runs curl on one URL; returns a CurlResult. `connect_port` sends the request to
     127.0.0.1:PORT whatever the URL's host (for names that do not resolve to loopback)."""
@@ -925,8 +918,8 @@ def curl(url, *args, connect_port=None, timeout=20.0, stdin=None):
     cmd += list(args) + [url]
     try:
         r = subprocess.run(cmd, capture_output=True, timeout=scaled(timeout) + 10, input=stdin)
-        status, headers = _parse_dump(_read(hdr))
-        data = _read(body)
+        status, headers = _parse_dump(open(hdr, "rb").read()) if os.path.exists(hdr) else (None, [])
+        data = open(body, "rb").read() if os.path.exists(body) else b""
         return CurlResult(r.returncode, status, headers, data, r.stderr.decode("utf-8", "replace"),
                           r.stdout.decode())
     finally:

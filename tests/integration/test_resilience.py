@@ -118,7 +118,7 @@ class ResilienceTest(unittest.TestCase):
 
         threading.Thread(target=serve, daemon=True).start()
         agent = Agent(relay.addr, relay.fingerprint, f"[::1]:{sport}")
-        m = agent.proc.wait_line(r"Forwarding tcp://localhost:(\d+) -> \[::1\]:%d" % sport)
+        m = agent.proc.wait_line(r"Forwarding tcp://\S+:(\d+) -> \[::1\]:%d" % sport)
         with socket.create_connection(("::1", int(m.group(1))), timeout=5) as c:
             c.sendall(b"v6")
             self.assertEqual(c.recv(10), b"v6")
@@ -145,7 +145,7 @@ local = "127.0.0.1:{e2.port}"
         p = Proc(["start", "--config", cfg, "--inspect", "off"], env={"XDG_CONFIG_HOME": tempfile.mkdtemp()})
         ports = set()
         for i in range(2):
-            ports.add(int(p.wait_line(r"Forwarding tcp://localhost:(\d+) -> 127\.0\.0\.1:(%d|%d)" % (e1.port, e2.port),
+            ports.add(int(p.wait_line(r"Forwarding tcp://127\.0\.0\.1:(\d+) -> 127\.0\.0\.1:(%d|%d)" % (e1.port, e2.port),
                                       start=i).group(1)))
         self.assertEqual(len(ports), 2)
         for port in ports:

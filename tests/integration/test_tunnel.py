@@ -23,7 +23,7 @@ class TunnelTest(unittest.TestCase):
         relay = Relay()
         agent = Agent(relay.addr, relay.fingerprint, self.echo.port)
         port = agent.public_port()
-        m = agent.proc.wait_line(r"Forwarding tcp://localhost:(\d+) -> 127\.0\.0\.1:(\d+)")
+        m = agent.proc.wait_line(r"Forwarding tcp://127\.0\.0\.1:(\d+) -> 127\.0\.0\.1:(\d+)")
         self.assertEqual(int(m.group(2)), self.echo.port)
         echo_roundtrip(port)
         echo_roundtrip(port, os.urandom(300_000))
@@ -129,7 +129,7 @@ class TunnelTest(unittest.TestCase):
         echo_roundtrip(port)
         relay.proc.kill9()
         relay.start()  # same data dir, same agents port
-        agent.proc.wait_line(r"tunnel \S+ restored at tcp://localhost:%d" % port, stream="err", timeout=20)
+        agent.proc.wait_line(r"tunnel \S+ restored at tcp://127\.0\.0\.1:%d" % port, stream="err", timeout=20)
         eventually(lambda: echo_roundtrip(port), timeout=10, what="echo after relay restart")
 
     def test_garbage_and_slow_handshakes_do_not_delay_agents(self):

@@ -48,8 +48,8 @@ TEST(ConfigErrors, UnknownKeyNamesLineAndSuggests) {
   EXPECT_EQ(relay_error("version = 1\n\n[relay]\nagents = \"7000\"\ntcp_port = \"1-2\"\n"),
             "relay.toml:5: relay.tcp_port: unknown key (did you mean 'tcp_ports'?)");
   EXPECT_EQ(relay_error("version = 1\nextra = true\n"), "relay.toml:2: extra: unknown key");
-  EXPECT_EQ(agent_error("version = 1\n[[tunnel]]\nname = \"a\"\nlocal = 1\nfoo = 2\n"),
-            "p.toml:5: tunnel[0].foo: unknown key");
+  EXPECT_EQ(agent_error("version = 1\n[[tunnel]]\nname = \"a\"\nlocal = 1\nwibble = 2\n"),
+            "p.toml:5: tunnel[0].wibble: unknown key");
 }
 
 TEST(ConfigErrors, BadAddress) {
@@ -112,7 +112,7 @@ TEST(ConfigErrors, TunnelShape) {
             "p.toml:2: tunnel[0].name: missing (every [[tunnel]] needs a unique name)\n"
             "p.toml:2: tunnel[0].local: missing (the local service: PORT or HOST:PORT)");
   EXPECT_EQ(agent_error("version = 1\n[[tunnel]]\nname = \"a\"\nlocal = 1\nproto = \"gopher\"\n"),
-            "p.toml:5: tunnel[0].proto: unknown proto 'gopher' (one of: tcp)");
+            "p.toml:5: tunnel[0].proto: unknown proto 'gopher' (one of: tcp, http)");
   EXPECT_EQ(agent_error("version = 1\n[tunnel]\nname = \"a\"\n"),
             "p.toml:2: tunnel: expected [[tunnel]] blocks (an array of tables), got a table");
   EXPECT_EQ(agent_error("version = 1\n[[tunnel]]\nname = \"a b\"\nlocal = 1\n"),
