@@ -22,7 +22,7 @@ namespace {
 struct TokenArgs {
   std::string data_dir = config::RelayConfig{}.data_dir;
   std::string name;
-  std::string allow_subdomain, allow_port, allow_private;
+  std::string allow_subdomain, allow_hostname, allow_port, allow_private;
   std::string admin_url, admin_token;
   bool json = false;
 };
@@ -65,6 +65,7 @@ std::variant<std::string, int> create_secret(const TokenArgs& a, const relay::Sc
   if (!a.admin_url.empty()) {
     nlohmann::json body = {{"name", a.name},
                            {"allow_subdomain", a.allow_subdomain},
+                           {"allow_hostname", a.allow_hostname},
                            {"allow_port", a.allow_port},
                            {"allow_private", a.allow_private}};
     auto reply = call_admin("create", a, "POST", "/api/tokens", body.dump());
@@ -88,7 +89,7 @@ std::variant<std::string, int> create_secret(const TokenArgs& a, const relay::Sc
 
 int create(const TokenArgs& a) {
   if (auto r = relay::validate_token_name(a.name); !r) return fail("create", r.error().message, 2);
-  auto scopes = relay::parse_scopes(a.allow_subdomain, a.allow_port, a.allow_private);
+  auto scopes = relay::parse_scopes(a.allow_subdomain, a.allow_port, a.allow_private, a.allow_hostname);
   if (!scopes) return fail("create", scopes.error().message, 2);
   auto secret = create_secret(a, *scopes);
   if (auto* status = std::get_if<int>(&secret)) return *status;
@@ -114,7 +115,7 @@ void print_table(const nlohmann::json& tokens) {
     auto revoked = json_string(t, "revoked_at");
     std::string status = revoked.empty() ? "active" : "revoked " + revoked.substr(0, 10);
     auto scopes = relay::parse_scopes(json_string(t, "allow_subdomain"), json_string(t, "allow_port"),
-                                      json_string(t, "allow_private"));
+                                      json_string(t, "allow_private"), json_string(t, "allow_hostname"));
     std::cout << fmt::format("{:<24} {:<16} {:<20} {:<21} {}\n", json_string(t, "name"), json_string(t, "id"),
                              json_string(t, "created_at"), status, scopes ? relay::describe(*scopes) : "?");
   }
@@ -200,6 +201,8 @@ void add_token(CLI::App& app, Run& run) {
   c->add_option("NAME", args->name, "token name (letters, digits, - _ .)")->required();
   c->add_option("--allow-subdomain", args->allow_subdomain,
                 "HTTP subdomains it may claim (glob list, e.g. 'app-*')");
+  c->add_option("--allow-hostname", args->allow_hostname,
+                "custom HTTP host names it may claim (glob list, e.g. '*.example.test')");
   c->add_option("--allow-port", args->allow_port, "public ports it may get, LO-HI");
   c->add_option("--allow-private", args->allow_private, "private names it may register (glob list)");
   add_location_options(c, *args);

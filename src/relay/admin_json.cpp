@@ -17,6 +17,7 @@ nlohmann::json to_json(const TokenRecord& t) {
   nlohmann::json j = {{"name", t.name},
                       {"id", t.id},
                       {"allow_subdomain", t.scopes.allow_subdomain},
+                      {"allow_hostname", t.scopes.allow_hostname},
                       {"allow_port", format_port_scope(t.scopes.allow_port)},
                       {"allow_private", t.scopes.allow_private},
                       {"created_at", format_utc(t.created_at)},

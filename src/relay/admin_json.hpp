@@ -14,7 +14,8 @@ namespace porthole::relay {
 // "2024-05-01T12:00:00Z".
 std::string format_utc(std::int64_t unix_s);
 
-// {name, id, allow_subdomain, allow_port, allow_private, created_at, revoked_at|null, static}.
+// {name, id, allow_subdomain, allow_hostname, allow_port, allow_private, created_at,
+// revoked_at|null, static}.
 // Never the secret (the store does not have it).
 nlohmann::json to_json(const TokenRecord& t);
 // {id, name, token, address, streams, rtt_us, bytes_in, bytes_out}.

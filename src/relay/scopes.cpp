@@ -11,7 +11,8 @@ char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-Result<void> check_glob_list(std::string_view what, std::string_view list) {
+// Globs of [A-Za-z0-9*?.-], and '_' when `underscore`.
+Result<void> check_glob_list(std::string_view what, std::string_view list, bool underscore = true) {
   if (list.size() > 1024) return make_error("{}: too long", what);
   std::size_t start = 0;
   while (start <= list.size()) {
@@ -20,9 +21,11 @@ Result<void> check_glob_list(std::string_view what, std::string_view list) {
     if (glob.empty()) return make_error("{} '{}': empty pattern in the list", what, list);
     for (char c : glob) {
       bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                c == '.' || c == '_' || c == '*' || c == '?';
-      if (!ok)
-        return make_error("{} '{}': unexpected character '{}' (letters, digits, - . _ * ?)", what, list, c);
+                c == '.' || (c == '_' && underscore) || c == '*' || c == '?';
+      if (!ok) {
+        return make_error("{} '{}': unexpected character '{}' (letters, digits, - .{} * ?)", what, list, c,
+                          underscore ? " _" : "");
+      }
     }
     if (comma == std::string_view::npos) break;
     start = comma + 1;
@@ -78,6 +81,21 @@ bool private_allowed(const Scopes& s, std::string_view name) {
   return glob_list_match(s.allow_private, name);
 }
 
+bool hostname_allowed(const Scopes& s, std::string_view host) {
+  if (s.allow_hostname.empty()) return true;
+  if (!host.starts_with("*.")) return glob_list_match(s.allow_hostname, host);
+  // "*R" matches every name ending in ".S" exactly when R matches a suffix of ".S".
+  const auto dot_suffix = host.substr(1);
+  std::string_view list = s.allow_hostname;
+  while (true) {
+    auto comma = list.find(',');
+    auto glob = list.substr(0, comma);
+    if (glob.starts_with('*') && glob_match(glob, dot_suffix)) return true;
+    if (comma == std::string_view::npos) return false;
+    list.remove_prefix(comma + 1);
+  }
+}
+
 std::optional<PortRange> allowed_port_range(const Scopes& s, PortRange relay_range) {
   if (!s.allow_port) return relay_range;
   PortRange r{std::max(s.allow_port->lo, relay_range.lo), std::min(s.allow_port->hi, relay_range.hi)};
@@ -86,7 +104,7 @@ std::optional<PortRange> allowed_port_range(const Scopes& s, PortRange relay_ran
 }
 
 Result<Scopes> parse_scopes(std::string_view allow_subdomain, std::string_view allow_port,
-                            std::string_view allow_private) {
+                            std::string_view allow_private, std::string_view allow_hostname) {
   Scopes s;
   if (!allow_subdomain.empty()) {
     if (auto r = check_glob_list("--allow-subdomain", allow_subdomain); !r) return r.error();
@@ -100,6 +118,11 @@ Result<Scopes> parse_scopes(std::string_view allow_subdomain, std::string_view a
   if (!allow_private.empty()) {
     if (auto r = check_glob_list("--allow-private", allow_private); !r) return r.error();
     s.allow_private = allow_private;
+  }
+  if (!allow_hostname.empty()) {
+    if (auto r = check_glob_list("--allow-hostname", allow_hostname, /*underscore=*/false); !r)
+      return r.error();
+    s.allow_hostname = allow_hostname;
   }
   return s;
 }
@@ -117,6 +140,7 @@ std::string describe(const Scopes& s) {
     out += fmt::format("{}={}", k, v);
   };
   add("subdomain", s.allow_subdomain);
+  add("hostname", s.allow_hostname);
   add("port", format_port_scope(s.allow_port));
   add("private", s.allow_private);
   return out.empty() ? "any" : out;

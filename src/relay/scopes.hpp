@@ -15,6 +15,7 @@ namespace porthole::relay {
 
 struct Scopes {
   std::string allow_subdomain;          // glob list for HTTP subdomains, "" = any
+  std::string allow_hostname;           // glob list for custom HTTP host names, "" = any
   std::optional<PortRange> allow_port;  // public TCP/UDP ports, nullopt = any
   std::string allow_private;            // glob list for private (site-to-site) names, "" = any
   friend bool operator==(const Scopes&, const Scopes&) = default;
@@ -27,18 +28,25 @@ bool glob_list_match(std::string_view list, std::string_view text);
 bool subdomain_allowed(const Scopes& s, std::string_view subdomain);
 bool port_allowed(const Scopes& s, std::uint16_t port);
 bool private_allowed(const Scopes& s, std::string_view name);
+// `host` is normalised (core/hostname.hpp), IDN labels in their xn-- form. A wildcard host
+// "*.S" covers every name under S, so it is allowed only by a glob that allows all of them: one
+// starting with '*' that matches ".S" ('*.example.test' or '*' allow '*.example.test'; 'a*',
+// '?.example.test' and 'shop.example.test' do not).
+bool hostname_allowed(const Scopes& s, std::string_view host);
 
-// The ports a token may get from the relay's range: their intersection, nullopt when empty.
+// The ports a token may get from the relay's range (--tcp-ports): their intersection, nullopt
+// when they do not overlap. This is how a token's allow_port applies (docs/security.md); do not
+// use allow_port on its own.
 std::optional<PortRange> allowed_port_range(const Scopes& s, PortRange relay_range);
 
-// Validates the flag/column text ("" for any): globs of [A-Za-z0-9*?.-] (plus ',' between
-// globs), port "LO-HI" or "PORT". Errors name the scope.
+// Validates the flag/column text ("" for any): globs of [A-Za-z0-9*?._-] (host names: without
+// '_') with ',' between globs, port "LO-HI" or "PORT". Errors name the flag.
 Result<Scopes> parse_scopes(std::string_view allow_subdomain, std::string_view allow_port,
-                            std::string_view allow_private);
+                            std::string_view allow_private, std::string_view allow_hostname);
 
 // "LO-HI" ("" for any).
 std::string format_port_scope(const std::optional<PortRange>& r);
-// A one-line summary: "subdomain=app-* port=20000-20010", or "any".
+// A one-line summary: "subdomain=app-* hostname=*.example.test port=20000-20010", or "any".
 std::string describe(const Scopes& s);
 
 }  // namespace porthole::relay

@@ -12,41 +12,19 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/hostname.hpp"
 #include "core/metrics.hpp"
 #include "net/tls_context.hpp"
 
 namespace porthole::relay {
 namespace {
 
-constexpr std::string_view kSchemaV1 = R"sql(
-CREATE TABLE tokens(
-  name TEXT PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
-  key BLOB NOT NULL,
-  allow_subdomain TEXT NOT NULL DEFAULT '',
-  allow_port TEXT NOT NULL DEFAULT '',
-  allow_private TEXT NOT NULL DEFAULT '',
-  created_at INTEGER NOT NULL,
-  revoked_at INTEGER
-);
-CREATE TABLE reservations(
-  token_name TEXT NOT NULL,
-  tunnel_name TEXT NOT NULL,
-  port INTEGER NOT NULL UNIQUE,
-  updated_at INTEGER NOT NULL,
-  PRIMARY KEY(token_name, tunnel_name)
-);
-CREATE TABLE audit(
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  ts_ms INTEGER NOT NULL,
-  event TEXT NOT NULL,
-  detail TEXT NOT NULL
-);
-PRAGMA user_version = 1;
-)sql";
-
 constexpr std::string_view kTokenColumns =
-    "SELECT name, id, key, allow_subdomain, allow_port, allow_private, created_at, revoked_at FROM tokens ";
+    "SELECT name, id, key, allow_subdomain, allow_port, allow_private, created_at, revoked_at, "
+    "allow_hostname "
+    "FROM tokens ";
+constexpr std::string_view kHostnameColumns =
+    "SELECT host, token_name, tunnel_name, random, created_at FROM hostnames ";
 constexpr std::int64_t kAuditKeep = 100000;
 
 std::int64_t now_ms() {
@@ -71,7 +49,7 @@ Result<TokenRecord> row_to_record(const sqlite::Statement& st) {
   if (key.size() != rec.key.size())
     return make_error("token {}: stored key has {} bytes", rec.name, key.size());
   std::copy(key.begin(), key.end(), rec.key.begin());
-  auto scopes = parse_scopes(st.column_text(3), st.column_text(4), st.column_text(5));
+  auto scopes = parse_scopes(st.column_text(3), st.column_text(4), st.column_text(5), st.column_text(8));
   if (!scopes) return make_error("token {}: stored scope: {}", rec.name, scopes.error().message);
   rec.scopes = *scopes;
   rec.created_at = st.column_int(6);
@@ -91,7 +69,8 @@ Result<void> create_private_file(const std::string& path) {
 struct Store::Statements {
   sqlite::Statement insert_token, delete_revoked_name, token_by_id, token_by_name, all_tokens, revoke,
       release_all_of_token, get_reservation, upsert_reservation, port_holder, delete_reservation,
-      insert_audit, list_audit, prune_audit;
+      insert_audit, list_audit, prune_audit, release_hostnames_of_token, upsert_hostname, drop_other_random,
+      hostname_by_host, random_of_tunnel, delete_hostname;
 };
 
 Result<void> validate_token_name(std::string_view name) {
@@ -127,26 +106,13 @@ Result<std::unique_ptr<Store>> Store::open_file(const std::string& path) {
 
 Result<void> Store::init() {
   if (auto r = db_.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"); !r) return r;
-  int version = schema_version();
-  if (version > kStoreSchemaVersion) {
-    return make_error(
-        "database schema version {} is newer than this porthole understands ({}); upgrade porthole", version,
-        kStoreSchemaVersion);
-  }
-  if (version == 0) {
-    sqlite::Transaction tx(db_);
-    if (auto r = tx.begin(); !r) return r;
-    if (schema_version() == 0) {  // another process may have created it meanwhile
-      if (auto r = db_.exec(kSchemaV1); !r) return r;
-    }
-    if (auto r = tx.commit(); !r) return r;
-  }
+  if (auto r = migrate_schema(db_); !r) return r;
   st_ = std::make_unique<Statements>();
-  const std::string cols(kTokenColumns);
+  const std::string cols(kTokenColumns), host_cols(kHostnameColumns);
   std::pair<sqlite::Statement*, std::string> sqls[] = {
       {&st_->insert_token,
-       "INSERT INTO tokens(name, id, key, allow_subdomain, allow_port, allow_private, created_at) "
-       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+       "INSERT INTO tokens(name, id, key, allow_subdomain, allow_port, allow_private, created_at, "
+       "allow_hostname) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
       {&st_->delete_revoked_name, "DELETE FROM tokens WHERE name = ?1 AND revoked_at IS NOT NULL"},
       {&st_->token_by_id, cols + "WHERE id = ?1"},
       {&st_->token_by_name, cols + "WHERE name = ?1"},
@@ -163,6 +129,18 @@ Result<void> Store::init() {
       {&st_->insert_audit, "INSERT INTO audit(ts_ms, event, detail) VALUES(?1, ?2, ?3)"},
       {&st_->list_audit, "SELECT id, ts_ms, event, detail FROM audit ORDER BY id DESC LIMIT ?1"},
       {&st_->prune_audit, "DELETE FROM audit WHERE id <= (SELECT max(id) FROM audit) - ?1"},
+      {&st_->release_hostnames_of_token, "DELETE FROM hostnames WHERE token_name = ?1"},
+      {&st_->upsert_hostname,
+       "INSERT INTO hostnames(host, token_name, tunnel_name, random, created_at) VALUES(?1, ?2, ?3, ?4, ?5) "
+       "ON CONFLICT(host) DO UPDATE SET tunnel_name = excluded.tunnel_name, random = excluded.random "
+       "WHERE hostnames.token_name = excluded.token_name"},
+      {&st_->drop_other_random,
+       "DELETE FROM hostnames WHERE token_name = ?1 AND tunnel_name = ?2 AND random = 1 AND host <> ?3"},
+      {&st_->hostname_by_host, host_cols + "WHERE host = ?1"},
+      {&st_->random_of_tunnel,
+       "SELECT host FROM hostnames WHERE token_name = ?1 AND tunnel_name = ?2 AND random = 1 "
+       "ORDER BY created_at DESC, host LIMIT 1"},
+      {&st_->delete_hostname, "DELETE FROM hostnames WHERE host = ?1 AND token_name = ?2"},
   };
   for (auto& [stmt, sql] : sqls) {
     auto s = db_.prepare(sql);
@@ -173,10 +151,8 @@ Result<void> Store::init() {
 }
 
 int Store::schema_version() const {
-  auto st = const_cast<sqlite::Db&>(db_).prepare("PRAGMA user_version");
-  if (!st) return -1;
-  auto row = st->step();
-  return row && *row ? static_cast<int>(st->column_int(0)) : -1;
+  std::lock_guard lock(mu_);
+  return read_schema_version(const_cast<sqlite::Db&>(db_));
 }
 
 Result<std::string> Store::create_token(std::string_view name, const Scopes& scopes) {
@@ -195,6 +171,7 @@ Result<std::string> Store::create_token(std::string_view name, const Scopes& sco
                .bind(5, format_port_scope(scopes.allow_port))
                .bind(6, scopes.allow_private)
                .bind(7, now_s())
+               .bind(8, scopes.allow_hostname)
                .run();
   if (!r) {
     if (r.error().message.find("UNIQUE") != std::string::npos)
@@ -297,6 +274,7 @@ Result<void> Store::revoke_token(std::string_view name) {
     return make_error("no token named '{}'", name);
   }
   if (auto r = st_->release_all_of_token.bind(1, name).run(); !r) return r;
+  if (auto r = st_->release_hostnames_of_token.bind(1, name).run(); !r) return r;
   return tx.commit();
 }
 
@@ -355,6 +333,100 @@ Result<void> Store::release_port(std::string_view token_name, std::string_view t
   std::lock_guard lock(mu_);
   if (st_ == nullptr) return make_error("store not initialised");
   return st_->delete_reservation.bind(1, token_name).bind(2, tunnel_name).run();
+}
+
+Result<void> Store::claim_hostname(std::string_view host, std::string_view token_name,
+                                   std::string_view tunnel_name, bool random) {
+  auto normalised = normalize_hostname(host, /*allow_wildcard=*/true);
+  if (!normalised) return make_error("host name: {}", normalised.error().message);
+  if (*normalised != host) return make_error("host name '{}' is not normalised (use {})", host, *normalised);
+  std::lock_guard lock(mu_);
+  if (st_ == nullptr) return make_error("store not initialised");
+  sqlite::Transaction tx(db_);
+  if (auto r = tx.begin(); !r) return r;
+  auto r = st_->upsert_hostname.bind(1, host)
+               .bind(2, token_name)
+               .bind(3, tunnel_name)
+               .bind(4, std::int64_t{random ? 1 : 0})
+               .bind(5, now_s())
+               .run();
+  if (!r) {
+    store_errors("claim_hostname").inc();
+    return r;
+  }
+  // No row changed: the name exists and the upsert's WHERE (same token) was false.
+  if (db_.changes() == 0) return make_error("host name {} is held by another token", host);
+  if (random) {
+    if (auto d = st_->drop_other_random.bind(1, token_name).bind(2, tunnel_name).bind(3, host).run(); !d) {
+      store_errors("claim_hostname").inc();
+      return d;
+    }
+  }
+  return tx.commit();
+}
+
+std::optional<HostnameClaim> Store::hostname_row(std::string_view host) const {
+  auto& st = st_->hostname_by_host;
+  st.bind(1, host);
+  auto row = st.step();
+  std::optional<HostnameClaim> out;
+  if (row && *row) {
+    out = HostnameClaim{st.column_text(0), st.column_text(1), st.column_text(2), st.column_int(3) != 0,
+                        st.column_int(4)};
+  } else if (!row) {
+    store_errors("find_hostname").inc();
+    spdlog::error("relay.db: {}", row.error().message);
+  }
+  st.reset();
+  return out;
+}
+
+std::optional<std::string> Store::hostname_owner(std::string_view host) const {
+  std::lock_guard lock(mu_);
+  if (st_ == nullptr) return std::nullopt;
+  auto claim = hostname_row(host);
+  if (!claim) return std::nullopt;
+  return std::move(claim->token_name);
+}
+
+std::optional<HostnameClaim> Store::find_hostname(std::string_view host) const {
+  std::lock_guard lock(mu_);
+  if (st_ == nullptr) return std::nullopt;
+  if (auto exact = hostname_row(host)) return exact;
+  // "*.b.c" then "*.c" for "a.b.c": the longest suffix first.
+  for (auto dot = host.find('.'); dot != std::string_view::npos; dot = host.find('.', dot + 1)) {
+    if (dot + 1 >= host.size()) break;
+    if (auto wild = hostname_row(fmt::format("*.{}", host.substr(dot + 1)))) return wild;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Store::random_hostname(std::string_view token_name,
+                                                  std::string_view tunnel_name) const {
+  std::lock_guard lock(mu_);
+  if (st_ == nullptr) return std::nullopt;
+  auto& st = st_->random_of_tunnel;
+  st.bind(1, token_name).bind(2, tunnel_name);
+  auto row = st.step();
+  std::optional<std::string> out;
+  if (row && *row) {
+    out = st.column_text(0);
+  } else if (!row) {
+    store_errors("random_hostname").inc();
+  }
+  st.reset();
+  return out;
+}
+
+Result<void> Store::release_hostname(std::string_view host, std::string_view token_name) {
+  std::lock_guard lock(mu_);
+  if (st_ == nullptr) return make_error("store not initialised");
+  if (auto r = st_->delete_hostname.bind(1, host).bind(2, token_name).run(); !r) {
+    store_errors("release_hostname").inc();
+    return r;
+  }
+  if (db_.changes() == 0) return make_error("token '{}' does not hold host name {}", token_name, host);
+  return {};
 }
 
 void Store::audit(std::string_view event, std::string_view detail) {

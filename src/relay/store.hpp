@@ -1,5 +1,6 @@
 // The relay's state in SQLite (DATA/relay.db, WAL): tokens (hashed, never the secret),
-// port reservations (an agent gets its public port back after a restart) and an audit log.
+// port reservations (an agent gets its public port back after a restart), HTTP host names
+// (owned by the token that claimed them) and an audit log. Schema: relay/store_schema.hpp.
 // Thread-safe: every call takes the store's mutex (none of this is on the data path).
 #pragma once
 
@@ -16,10 +17,9 @@
 #include "proto/auth.hpp"
 #include "relay/scopes.hpp"
 #include "relay/sqlite.hpp"
+#include "relay/store_schema.hpp"
 
 namespace porthole::relay {
-
-inline constexpr int kStoreSchemaVersion = 1;
 
 struct TokenRecord {
   std::string name;  // unique; "cli-<id>" for --token / relay.toml tokens
@@ -29,6 +29,15 @@ struct TokenRecord {
   std::int64_t created_at = 0;  // unix seconds
   std::optional<std::int64_t> revoked_at;
   bool is_static = false;  // from --token / relay.toml: kept in memory only
+};
+
+// A row of the hostnames table.
+struct HostnameClaim {
+  std::string host;  // normalised (core/hostname.hpp); "*.S" for a wildcard
+  std::string token_name, tunnel_name;
+  bool random = false;          // given by the relay (random_readable_name), not asked for
+  std::int64_t created_at = 0;  // unix seconds
+  friend bool operator==(const HostnameClaim&, const HostnameClaim&) = default;
 };
 
 struct AuditEntry {
@@ -56,7 +65,7 @@ class Store {
   std::optional<TokenRecord> find_token_by_name(std::string_view name) const;
   // Every token (static ones first, then stored ones by name), revoked ones included.
   std::vector<TokenRecord> list_tokens() const;
-  // Marks the token revoked and releases its port reservations.
+  // Marks the token revoked and releases its port reservations and host names.
   Result<void> revoke_token(std::string_view name);
 
   std::optional<std::uint16_t> reserved_port(std::string_view token_name, std::string_view tunnel_name) const;
@@ -65,6 +74,23 @@ class Store {
   bool port_reserved_by_other(std::uint16_t port, std::string_view token_name,
                               std::string_view tunnel_name) const;
   Result<void> release_port(std::string_view token_name, std::string_view tunnel_name);
+
+  // Host names belong to the token that claimed them, whether its agent is online or not.
+  // `host` must be normalised (normalize_hostname(host, true) == host). Inserts, or moves the
+  // name to `tunnel_name` (and sets `random`) when this token already holds it; fails with
+  // "host name HOST is held by another token" otherwise. A random claim also releases any
+  // other random name of the same token + tunnel (a pair has at most one).
+  Result<void> claim_hostname(std::string_view host, std::string_view token_name,
+                              std::string_view tunnel_name, bool random);
+  // The token holding exactly `host`.
+  std::optional<std::string> hostname_owner(std::string_view host) const;
+  // The claim serving a visitor's `host` (normalised, no wildcard): the exact name, else the
+  // most specific wildcard ("*.a.example.test" before "*.example.test").
+  std::optional<HostnameClaim> find_hostname(std::string_view host) const;
+  // The random name this token + tunnel was given before, if it still holds it.
+  std::optional<std::string> random_hostname(std::string_view token_name, std::string_view tunnel_name) const;
+  // Fails when `token_name` does not hold `host`.
+  Result<void> release_hostname(std::string_view host, std::string_view token_name);
 
   // Appends a timestamped row; failures are logged and counted, never thrown.
   void audit(std::string_view event, std::string_view detail);
@@ -82,6 +108,7 @@ class Store {
   explicit Store(sqlite::Db db);
   Result<void> init();
   std::optional<TokenRecord> find_stored(std::string_view column_sql, std::string_view value) const;
+  std::optional<HostnameClaim> hostname_row(std::string_view host) const;
 
   mutable std::mutex mu_;
   sqlite::Db db_;

@@ -66,12 +66,21 @@ class TokenCli(unittest.TestCase):
     def test_usage_errors(self):
         self.assertEqual(run("create", "bad name", "--data", self.data).returncode, 2)
         self.assertEqual(run("create", "x", "--allow-port", "9-1", "--data", self.data).returncode, 2)
+        self.assertEqual(run("create", "x", "--allow-hostname", "a_b.test", "--data", self.data).returncode, 2)
         self.assertEqual(run("create", "--data", self.data).returncode, 2)
         self.assertEqual(run().returncode, 2)
         self.assertFalse(os.path.exists(self.data))
         self.create("dup")
         self.assertEqual(run("create", "dup", "--data", self.data).returncode, 1)
         self.assertEqual(run("revoke", "nobody", "--data", self.data).returncode, 1)
+
+    def test_allow_hostname(self):
+        self.create("web", "--allow-hostname", "*.example.test,shop.other.test")
+        r = run("list", "--data", self.data)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"web\s+[0-9a-f]{16}\s+\S+\s+active\s+hostname=\*\.example\.test,shop\.other\.test")
+        tokens = json.loads(run("list", "--json", "--data", self.data).stdout)["tokens"]
+        self.assertEqual(tokens[0]["allow_hostname"], "*.example.test,shop.other.test")
 
     def test_list_on_missing_dir_creates_nothing(self):
         r = run("list", "--data", self.data)

@@ -35,12 +35,14 @@ TEST(Scopes, EmptyAllowsAnything) {
   EXPECT_TRUE(subdomain_allowed(s, "x"));
   EXPECT_TRUE(port_allowed(s, 1));
   EXPECT_TRUE(private_allowed(s, "db"));
+  EXPECT_TRUE(hostname_allowed(s, "shop.example.test"));
+  EXPECT_TRUE(hostname_allowed(s, "*.example.test"));
   EXPECT_EQ(describe(s), "any");
   EXPECT_EQ(allowed_port_range(s, PortRange{20000, 29999}), (PortRange{20000, 29999}));
 }
 
 TEST(Scopes, Restrict) {
-  auto s = parse_scopes("app-*", "20000-20010", "db-*");
+  auto s = parse_scopes("app-*", "20000-20010", "db-*", "");
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_TRUE(subdomain_allowed(*s, "app-x"));
   EXPECT_FALSE(subdomain_allowed(*s, "admin"));
@@ -56,14 +58,57 @@ TEST(Scopes, Restrict) {
 }
 
 TEST(Scopes, ParseErrorsNameTheFlag) {
-  auto bad_port = parse_scopes("", "10-5", "");
+  auto bad_port = parse_scopes("", "10-5", "", "");
   ASSERT_FALSE(bad_port);
   EXPECT_NE(bad_port.error().message.find("--allow-port"), std::string::npos);
-  auto bad_glob = parse_scopes("a/b", "", "");
+  auto bad_glob = parse_scopes("a/b", "", "", "");
   ASSERT_FALSE(bad_glob);
   EXPECT_NE(bad_glob.error().message.find("--allow-subdomain"), std::string::npos);
-  EXPECT_FALSE(parse_scopes("", "", "a,,b"));
-  EXPECT_FALSE(parse_scopes("", "", "a b"));
+  EXPECT_FALSE(parse_scopes("", "", "a,,b", ""));
+  EXPECT_FALSE(parse_scopes("", "", "a b", ""));
+}
+
+TEST(Scopes, HostnameGlobs) {
+  auto s = parse_scopes("", "", "", "*.example.test,Shop.Other.test");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(describe(*s), "hostname=*.example.test,Shop.Other.test");
+  EXPECT_TRUE(hostname_allowed(*s, "a.example.test"));
+  EXPECT_TRUE(hostname_allowed(*s, "a.b.example.test"));
+  EXPECT_FALSE(hostname_allowed(*s, "example.test"));
+  EXPECT_FALSE(hostname_allowed(*s, "a.example.test.evil"));
+  EXPECT_TRUE(hostname_allowed(*s, "shop.other.test"));  // case-insensitive
+  EXPECT_FALSE(hostname_allowed(*s, "a.shop.other.test"));
+  EXPECT_TRUE(subdomain_allowed(*s, "anything"));  // the subdomain scope is separate
+}
+
+TEST(Scopes, WildcardHostNeedsAGlobCoveringAllOfIt) {
+  auto allows = [](std::string_view globs, std::string_view host) {
+    auto s = parse_scopes("", "", "", globs);
+    EXPECT_TRUE(s) << globs;
+    return s && hostname_allowed(*s, host);
+  };
+  EXPECT_TRUE(allows("*.example.test", "*.example.test"));
+  EXPECT_TRUE(allows("*.example.test", "*.a.example.test"));
+  EXPECT_TRUE(allows("*.test", "*.example.test"));
+  EXPECT_TRUE(allows("*", "*.example.test"));
+  EXPECT_TRUE(allows("*example.test", "*.example.test"));
+  EXPECT_FALSE(allows("*.a.example.test", "*.example.test"));  // wider than the scope
+  EXPECT_FALSE(allows("?.example.test", "*.example.test"));    // '?' matches the '*' but not all names
+  EXPECT_FALSE(allows("a*", "*.example.test"));
+  EXPECT_FALSE(allows("shop.example.test", "*.example.test"));
+  EXPECT_FALSE(allows("*-shop.example.test", "*.example.test"));
+  EXPECT_TRUE(allows("shop.example.test,*.other.test", "*.other.test"));
+}
+
+TEST(Scopes, HostnameGlobErrors) {
+  auto underscore = parse_scopes("", "", "", "a_b.example.test");
+  ASSERT_FALSE(underscore);
+  EXPECT_EQ(underscore.error().message,
+            "--allow-hostname 'a_b.example.test': unexpected character '_' (letters, digits, - . * ?)");
+  EXPECT_TRUE(parse_scopes("a_b", "", "", ""));  // subdomain globs keep '_'
+  EXPECT_FALSE(parse_scopes("", "", "", "a,,b"));
+  EXPECT_FALSE(parse_scopes("", "", "", "a/b"));
+  EXPECT_FALSE(parse_scopes("", "", "", std::string(1025, 'a')));
 }
 
 }  // namespace

@@ -37,7 +37,7 @@ TEST_F(StoreTest, CreatesPrivateFilesWithSchemaVersion) {
 }
 
 TEST_F(StoreTest, CreateFindListRevoke) {
-  auto scopes = parse_scopes("app-*", "20000-20010", "");
+  auto scopes = parse_scopes("app-*", "20000-20010", "", "*.example.test");
   ASSERT_TRUE(scopes);
   auto token = store->create_token("laptop", *scopes);
   ASSERT_TRUE(token) << token.error().message;
@@ -130,6 +130,174 @@ TEST_F(StoreTest, RevokeReleasesReservations) {
   ASSERT_TRUE(store->reserve_port("laptop", "ssh", 20001));
   ASSERT_TRUE(store->revoke_token("laptop"));
   EXPECT_FALSE(store->reserved_port("laptop", "ssh"));
+}
+
+TEST_F(StoreTest, TokenScopesSurviveReopen) {
+  auto scopes = parse_scopes("app-*", "20000-20010", "db-*", "*.example.test,shop.other.test");
+  ASSERT_TRUE(scopes);
+  auto token = store->create_token("laptop", *scopes);
+  ASSERT_TRUE(token);
+  reopen();
+  auto rec = store->find_token(proto::token_id(*token));
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->scopes, *scopes);
+  EXPECT_EQ(rec->scopes.allow_hostname, "*.example.test,shop.other.test");
+}
+
+TEST_F(StoreTest, HostnamesBelongToTheirToken) {
+  EXPECT_FALSE(store->hostname_owner("shop.example.test"));
+  ASSERT_TRUE(store->claim_hostname("shop.example.test", "laptop", "web", false));
+  ASSERT_TRUE(store->claim_hostname("shop.example.test", "laptop", "web", false));  // again: fine
+  EXPECT_EQ(store->hostname_owner("shop.example.test"), "laptop");
+
+  auto other = store->claim_hostname("shop.example.test", "server", "web", false);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().message, "host name shop.example.test is held by another token");
+  EXPECT_EQ(other.error().message.find("laptop"), std::string::npos);  // never names the owner
+  EXPECT_EQ(store->hostname_owner("shop.example.test"), "laptop");
+
+  // The same token may move the name to another of its tunnels.
+  ASSERT_TRUE(store->claim_hostname("shop.example.test", "laptop", "shop", false));
+  auto claim = store->find_hostname("shop.example.test");
+  ASSERT_TRUE(claim);
+  EXPECT_EQ(claim->tunnel_name, "shop");
+  EXPECT_FALSE(claim->random);
+  EXPECT_GT(claim->created_at, 0);
+
+  auto wrong = store->release_hostname("shop.example.test", "server");
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(store->hostname_owner("shop.example.test"), "laptop");
+  ASSERT_TRUE(store->release_hostname("shop.example.test", "laptop"));
+  EXPECT_FALSE(store->hostname_owner("shop.example.test"));
+  EXPECT_FALSE(store->release_hostname("shop.example.test", "laptop"));
+  ASSERT_TRUE(store->claim_hostname("shop.example.test", "server", "web", false));  // free again
+}
+
+TEST_F(StoreTest, ClaimsOnlyNormalisedNames) {
+  auto upper = store->claim_hostname("Shop.example.test", "laptop", "web", false);
+  ASSERT_FALSE(upper);
+  EXPECT_EQ(upper.error().message, "host name 'Shop.example.test' is not normalised (use shop.example.test)");
+  auto bad = store->claim_hostname("a_b.test", "laptop", "web", false);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("'_'"), std::string::npos);
+  EXPECT_FALSE(store->claim_hostname("", "laptop", "web", false));
+  EXPECT_TRUE(store->claim_hostname("*.example.test", "laptop", "web", false));
+  EXPECT_TRUE(store->claim_hostname("xn--bcher-kva.example", "laptop", "web", false));
+}
+
+TEST_F(StoreTest, HostnamesSurviveReopen) {
+  ASSERT_TRUE(store->claim_hostname("calm-otter-42.localhost", "laptop", "web", true));
+  ASSERT_TRUE(store->claim_hostname("shop.example.test", "laptop", "web", false));
+  ASSERT_TRUE(store->claim_hostname("*.example.test", "server", "wild", false));
+  reopen();
+  EXPECT_EQ(store->random_hostname("laptop", "web"), "calm-otter-42.localhost");
+  EXPECT_FALSE(store->random_hostname("laptop", "api"));
+  EXPECT_FALSE(store->random_hostname("server", "web"));
+  EXPECT_FALSE(store->random_hostname("server", "wild"));  // claimed, not given
+  EXPECT_EQ(store->hostname_owner("calm-otter-42.localhost"), "laptop");
+  EXPECT_EQ(store->hostname_owner("*.example.test"), "server");
+  EXPECT_FALSE(store->claim_hostname("calm-otter-42.localhost", "server", "web", true));
+}
+
+TEST_F(StoreTest, OneRandomNamePerTunnel) {
+  ASSERT_TRUE(store->claim_hostname("calm-otter-42.localhost", "laptop", "web", true));
+  ASSERT_TRUE(store->claim_hostname("brave-lynx-17.localhost", "laptop", "api", true));
+  ASSERT_TRUE(store->claim_hostname("shop.localhost", "laptop", "web", false));
+  ASSERT_TRUE(store->claim_hostname("happy-owl-77.localhost", "laptop", "web", true));
+  EXPECT_EQ(store->random_hostname("laptop", "web"), "happy-owl-77.localhost");
+  EXPECT_FALSE(store->hostname_owner("calm-otter-42.localhost"));  // released
+  EXPECT_EQ(store->hostname_owner("shop.localhost"), "laptop");    // not random: kept
+  EXPECT_EQ(store->random_hostname("laptop", "api"), "brave-lynx-17.localhost");
+  // A random name claimed again as asked-for is no longer the pair's random name.
+  ASSERT_TRUE(store->claim_hostname("happy-owl-77.localhost", "laptop", "web", false));
+  EXPECT_FALSE(store->random_hostname("laptop", "web"));
+}
+
+TEST_F(StoreTest, FindHostnamePrefersTheMostSpecific) {
+  ASSERT_TRUE(store->claim_hostname("*.example.test", "a", "wide", false));
+  ASSERT_TRUE(store->claim_hostname("*.shop.example.test", "b", "narrow", false));
+  ASSERT_TRUE(store->claim_hostname("www.shop.example.test", "c", "exact", false));
+  auto tunnel_of = [&](std::string_view host) {
+    auto c = store->find_hostname(host);
+    return c ? c->tunnel_name : "-";
+  };
+  EXPECT_EQ(tunnel_of("www.shop.example.test"), "exact");
+  EXPECT_EQ(tunnel_of("api.shop.example.test"), "narrow");
+  EXPECT_EQ(tunnel_of("a.b.shop.example.test"), "narrow");
+  EXPECT_EQ(tunnel_of("shop.example.test"), "wide");
+  EXPECT_EQ(tunnel_of("x.example.test"), "wide");
+  EXPECT_EQ(tunnel_of("example.test"), "-");
+  EXPECT_EQ(tunnel_of("other.test"), "-");
+  EXPECT_EQ(tunnel_of("test"), "-");
+}
+
+TEST_F(StoreTest, RevokeReleasesHostnames) {
+  ASSERT_TRUE(store->create_token("laptop", {}));
+  ASSERT_TRUE(store->claim_hostname("shop.example.test", "laptop", "web", false));
+  ASSERT_TRUE(store->claim_hostname("calm-otter-42.localhost", "laptop", "web", true));
+  ASSERT_TRUE(store->claim_hostname("keep.example.test", "server", "web", false));
+  ASSERT_TRUE(store->revoke_token("laptop"));
+  EXPECT_FALSE(store->hostname_owner("shop.example.test"));
+  EXPECT_FALSE(store->random_hostname("laptop", "web"));
+  EXPECT_EQ(store->hostname_owner("keep.example.test"), "server");
+}
+
+// A database written by the first release (schema 1), by hand with its SQL.
+TEST_F(StoreTest, MigratesSchemaVersion1) {
+  store.reset();
+  fs::remove_all(data());
+  fs::create_directories(data());
+  const auto path = data() / "relay.db";
+  const std::string token = "ph_a-token-made-by-version-1-of-the-schema";
+  const auto key = proto::token_key(token);
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* v1 = R"sql(
+      CREATE TABLE tokens(name TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, key BLOB NOT NULL,
+        allow_subdomain TEXT NOT NULL DEFAULT '', allow_port TEXT NOT NULL DEFAULT '',
+        allow_private TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, revoked_at INTEGER);
+      CREATE TABLE reservations(token_name TEXT NOT NULL, tunnel_name TEXT NOT NULL,
+        port INTEGER NOT NULL UNIQUE, updated_at INTEGER NOT NULL, PRIMARY KEY(token_name, tunnel_name));
+      CREATE TABLE audit(id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL,
+        event TEXT NOT NULL, detail TEXT NOT NULL);
+      INSERT INTO reservations VALUES('old', 'ssh', 20001, 1700000000);
+      INSERT INTO audit(ts_ms, event, detail) VALUES(1700000000000, 'token.create', 'name=old');
+      PRAGMA user_version = 1;
+    )sql";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db,
+                                 "INSERT INTO tokens(name, id, key, allow_subdomain, allow_port, created_at) "
+                                 "VALUES('old', ?1, ?2, 'app-*', '20000-20010', 1700000000)",
+                                 -1, &st, nullptr),
+              SQLITE_OK);
+    const auto id = proto::token_id(token);
+    sqlite3_bind_text(st, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 2, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+    ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  reopen();
+  EXPECT_EQ(store->schema_version(), 2);
+  auto rec = store->find_token(proto::token_id(token));
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->name, "old");
+  EXPECT_EQ(rec->key, key);
+  EXPECT_EQ(rec->scopes.allow_subdomain, "app-*");
+  EXPECT_EQ(rec->scopes.allow_hostname, "");
+  EXPECT_EQ(rec->created_at, 1700000000);
+  EXPECT_EQ(store->reserved_port("old", "ssh"), 20001);
+  EXPECT_EQ(store->list_audit(10).size(), 1u);
+  ASSERT_TRUE(store->claim_hostname("shop.example.test", "old", "web", false));
+  ASSERT_TRUE(store->create_token("new", *parse_scopes("", "", "", "*.example.test")));
+  reopen();  // already at version 2: nothing to do, everything kept
+  EXPECT_EQ(store->schema_version(), 2);
+  EXPECT_EQ(store->hostname_owner("shop.example.test"), "old");
+  EXPECT_EQ(store->find_token_by_name("new")->scopes.allow_hostname, "*.example.test");
+  ASSERT_TRUE(store->revoke_token("old"));
+  EXPECT_FALSE(store->hostname_owner("shop.example.test"));
 }
 
 TEST_F(StoreTest, AuditNewestFirst) {
