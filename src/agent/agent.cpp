@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/health.hpp"
 #include "agent/relay_link.hpp"
 #include "core/metrics.hpp"
 #include "net/pump.hpp"
@@ -112,6 +113,9 @@ void Agent::on_control(std::string_view message) {
   if (std::holds_alternative<proto::Welcome>(*msg)) {
     welcomed_ = true;
     backoff_.reset();
+    for (const auto& [name, t] : tunnels_) {
+      if (!t.config.health_check.empty()) asio::co_spawn(io_, health_loop(session_, name), asio::detached);
+    }
     spdlog::info("connected to relay {} (session {}, seen as {})", cfg_.relay, std::get<proto::Welcome>(*msg).session_id,
                  std::get<proto::Welcome>(*msg).observed_addr);
   } else if (auto* b = std::get_if<proto::Bound>(&*msg)) {
@@ -143,6 +147,28 @@ void Agent::on_control(std::string_view message) {
       fatal_ += " — check --token / PORTHOLE_TOKEN";
     }
     spdlog::error("relay {}: {}", cfg_.relay, fatal_);
+  }
+}
+
+// Runs the tunnel's health check while `session` lasts; the relay hears of every change (it
+// assumes healthy at bind time).
+net::Task<void> Agent::health_loop(std::shared_ptr<session::Session> session, std::string tunnel) {
+  bool healthy = true;
+  asio::steady_timer timer(io_);
+  while (!session->closed() && !stopping_) {
+    auto r = co_await check_health(tunnels_.at(tunnel).config);
+    if (session->closed()) break;
+    if (r.ok() != healthy) {
+      healthy = r.ok();
+      if (healthy) {
+        spdlog::info("tunnel {}: the local service is healthy again", tunnel);
+      } else {
+        spdlog::warn("tunnel {}: health check failed: {}", tunnel, r.error().message);
+      }
+      session->send_control(proto::encode(proto::Health{tunnel, healthy, healthy ? "" : r.error().message}));
+    }
+    timer.expires_after(kHealthInterval);
+    co_await timer.async_wait(net::use_nothrow);
   }
 }
 

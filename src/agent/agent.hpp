@@ -45,6 +45,7 @@ class Agent {
   void on_control(std::string_view message);
   void on_stream(std::shared_ptr<session::MuxStream> stream, std::string_view metadata);
   void give_up(std::string_view why);
+  net::Task<void> health_loop(std::shared_ptr<session::Session> session, std::string tunnel);
 
   net::asio::io_context& io_;
   config::AgentConfig cfg_;

@@ -14,7 +14,7 @@ namespace porthole::agent {
 
 class LocalPool {
  public:
-  explicit LocalPool(HostPort target, std::size_t max_idle = 16,
+  explicit LocalPool(HostPort target, std::size_t max_idle = 128,
                      std::chrono::seconds idle_timeout = std::chrono::seconds(30))
       : target_(std::move(target)), max_idle_(max_idle), idle_timeout_(idle_timeout) {}
 

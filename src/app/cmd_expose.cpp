@@ -17,6 +17,7 @@ struct ExposeOptions {
   std::string pool;  // "" = off; --pool alone means round-robin
   std::string subdomain, hostname, host_header = "preserve", upstream = "http";
   bool upstream_insecure = false;
+  std::string health_check;
 };
 
 Result<void> check_http(const ExposeOptions& o) {
@@ -59,6 +60,7 @@ int run_expose(const ExposeOptions& o, const std::string& kind) {
   t.host_header = o.host_header;
   t.upstream = o.upstream;
   t.upstream_insecure = o.upstream_insecure;
+  t.health_check = o.health_check;
   cfg->tunnels.clear();  // the command line says what to expose
   cfg->tunnels.push_back(t);
   return run_agent(std::move(*cfg));
@@ -86,6 +88,8 @@ void add_expose(CLI::App& app, Run& run) {
   auto tcp = std::make_shared<ExposeOptions>();
   auto* t = add_kind(app, run, "tcp", "Expose a local TCP service on a public port of the relay (like ssh -R)", tcp);
   t->add_option("--remote-port", tcp->remote_port, "Ask for this public port")->check(CLI::Range(1, 65535));
+  t->add_option("--health-check", tcp->health_check, "Check the local service: connect (pools skip it while it fails)")
+      ->check(CLI::IsMember({"connect"}));
 
   auto http = std::make_shared<ExposeOptions>();
   auto* h = add_kind(app, run, "http", "Expose a local web app under a host name of the relay (like ngrok http)", http);
@@ -95,6 +99,9 @@ void add_expose(CLI::App& app, Run& run) {
                 "Host header towards the local service: preserve (default), rewrite (to its address), or a value");
   h->add_option("--upstream", http->upstream, "The local service speaks http (default) or https");
   h->add_flag("--upstream-insecure", http->upstream_insecure, "Do not verify the local service's certificate");
+  h->add_option("--health-check", http->health_check,
+                "GET this path on the local service every 5 s (2xx/3xx = healthy; pools skip it while it fails)")
+      ->check([](const std::string& s) { return !s.empty() && s.front() == '/' ? std::string() : "must start with /"; });
 }
 
 }  // namespace porthole::app

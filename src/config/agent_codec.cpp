@@ -40,6 +40,7 @@ void read_tcp(TableReader& t, TunnelConfig& tc) {
   std::int64_t v = 0;
   if (t.integer("remote_port", v, 1, 65535)) tc.remote_port = static_cast<std::uint16_t>(v);
   read_pool(t, tc);
+  t.string("health_check", tc.health_check, [](std::string_view s) { return check_one_of(s, {"connect"}); });
 }
 
 void read_http(TableReader& t, TunnelConfig& tc) {
@@ -55,6 +56,12 @@ void read_http(TableReader& t, TunnelConfig& tc) {
   });
   t.boolean("upstream_insecure", tc.upstream_insecure);
   read_pool(t, tc);
+  t.string("health_check", tc.health_check, [](std::string_view s) -> Result<std::string> {
+    if (s.empty() || s.front() != '/' || s.find_first_of(" \t\r\n") != std::string_view::npos) {
+      return make_error("must be a path starting with '/'");
+    }
+    return std::string(s);
+  });
 }
 
 // Tunnel kinds: `proto = "..."` and the reader of that kind's own keys. Adding a kind (http,

@@ -52,6 +52,7 @@ struct TunnelConfig {
   HostPort local;                            // the local service the tunnel forwards to
   std::optional<std::uint16_t> remote_port;  // asked-for public port
   std::string pool;                          // "", "round-robin", "least-conn": share with other agents
+  std::string health_check;                  // http: a path to GET; tcp: "connect"; "" = none
   // http
   std::string subdomain, hostname;
   std::string host_header = "preserve";  // preserve | rewrite | a literal value

@@ -85,6 +85,13 @@ Result<Control> decode_by_type(std::string_view type, Reader& r) {
   if (type == "bound") return finish(r, type, Bound{r.str("tunnel"), r.str("public_url")});
   if (type == "bind_error") return finish(r, type, BindError{r.str("tunnel"), r.str("message")});
   if (type == "unbind") return finish(r, type, Unbind{r.str("tunnel")});
+  if (type == "health") {
+    Health m;
+    m.tunnel = r.str("tunnel");
+    m.healthy = r.boolean("healthy");
+    m.detail = r.str("detail", false);
+    return finish(r, type, m);
+  }
   if (type == "taken_over") return finish(r, type, TakenOver{r.str("tunnel"), r.str("public_url"), r.str("by", false)});
   if (type == "probe") {
     Probe m;
@@ -124,6 +131,9 @@ struct Encoder {
     return {{"type", "bind_error"}, {"tunnel", m.tunnel}, {"message", m.message}};
   }
   json operator()(const Unbind& m) const { return {{"type", "unbind"}, {"tunnel", m.tunnel}}; }
+  json operator()(const Health& m) const {
+    return {{"type", "health"}, {"tunnel", m.tunnel}, {"healthy", m.healthy}, {"detail", m.detail}};
+  }
   json operator()(const TakenOver& m) const {
     return {{"type", "taken_over"}, {"tunnel", m.tunnel}, {"public_url", m.public_url}, {"by", m.by}};
   }

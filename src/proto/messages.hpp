@@ -65,6 +65,14 @@ struct TakenOver {
   std::string by;  // the other agent's address
 };
 
+// agent -> relay: the tunnel's local service passed or failed its health check (pools skip
+// unhealthy members).
+struct Health {
+  std::string tunnel;
+  bool healthy = true;
+  std::string detail;
+};
+
 // agent -> relay: please connect back to my observed address on this port.
 struct Probe {
   std::uint16_t port = 0;
@@ -81,7 +89,7 @@ struct Fatal {
   std::string message;
 };
 
-using Control = std::variant<Hello, Welcome, Bind, Bound, BindError, Unbind, TakenOver, Probe, ProbeResult, Fatal>;
+using Control = std::variant<Hello, Welcome, Bind, Bound, BindError, Unbind, TakenOver, Health, Probe, ProbeResult, Fatal>;
 
 std::string encode(const Control& message);
 Result<Control> decode_control(std::string_view json);

@@ -94,6 +94,7 @@ void AgentConn::on_control(std::string_view message) {
     return;
   }
   if (auto* probe = std::get_if<proto::Probe>(&*msg)) return on_probe(*probe);
+  if (auto* health = std::get_if<proto::Health>(&*msg)) return relay_.set_health(*this, *health);
   control_errors().inc();
   fail("protocol", "unexpected control message");
 }

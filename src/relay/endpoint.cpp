@@ -36,13 +36,24 @@ bool Endpoint::served_by(const session::Session* s) const {
   return std::any_of(members_.begin(), members_.end(), [&](const Member& x) { return x.session.lock().get() == s; });
 }
 
+bool Endpoint::set_healthy(const session::Session* s, std::string_view tunnel, bool healthy) {
+  bool changed = false;
+  for (auto& m : members_) {
+    if (m.session.lock().get() == s && m.tunnel == tunnel && m.healthy != healthy) {
+      m.healthy = healthy;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
 std::optional<Pick> Endpoint::pick() {
   const auto n = members_.size();
   std::optional<std::size_t> best;
   for (std::size_t i = 0; i < n; ++i) {
     const auto at = (next_ + i) % n;
     auto s = members_[at].session.lock();
-    if (!s || s->closed()) continue;
+    if (!s || s->closed() || !members_[at].healthy) continue;
     if (balance_ == Balance::round_robin) {
       best = at;
       break;

@@ -23,6 +23,7 @@ struct Member {
   std::string tunnel;
   std::string agent_name, agent_addr;
   std::string local;  // the agent's local service (informational, for error pages)
+  bool healthy = true;  // the agent's health check of its local service passes
   std::shared_ptr<std::size_t> open = std::make_shared<std::size_t>(0);  // visitors on it now
 };
 
@@ -85,6 +86,8 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   // Removes the members on `s` (its tunnel `tunnel`, or all when empty); true when none is left.
   bool detach(const session::Session* s, std::string_view tunnel = {});
   bool served_by(const session::Session* s) const;
+  // The agent on `s` reports its tunnel's health check; true when a member changed.
+  bool set_healthy(const session::Session* s, std::string_view tunnel, bool healthy);
   std::size_t agent_count() const { return members_.size(); }
   bool is_pool() const { return pool_; }
   // A live member for the next visitor, skipping dead sessions; nullopt when none is live.

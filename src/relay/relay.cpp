@@ -200,6 +200,15 @@ Result<std::string> Relay::bind(const std::shared_ptr<AgentConn>& conn, const pr
   return url;
 }
 
+void Relay::set_health(AgentConn& conn, const proto::Health& h) {
+  for (const auto& ep : registry_.all()) {
+    if (ep->set_healthy(&conn.session(), h.tunnel, h.healthy)) {
+      spdlog::warn("endpoint {}: agent {} is {}{}{}", ep->public_url(), conn.name(), h.healthy ? "healthy" : "unhealthy",
+                   h.detail.empty() ? "" : ": ", h.detail);
+    }
+  }
+}
+
 void Relay::unbind(AgentConn& conn, const std::string& tunnel) {
   drop_members(&conn.session(), tunnel);
   conn.tunnels().erase(tunnel);

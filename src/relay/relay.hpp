@@ -59,6 +59,7 @@ class Relay {
   // For AgentConn: an authenticated agent asks for a tunnel's endpoint; returns its URL.
   Result<std::string> bind(const std::shared_ptr<AgentConn>& conn, const proto::Bind& bind);
   void unbind(AgentConn& conn, const std::string& tunnel);
+  void set_health(AgentConn& conn, const proto::Health& health);
   void on_closed(AgentConn& conn);
 
  private:
