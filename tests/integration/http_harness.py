@@ -420,6 +420,9 @@ class RecordingOrigin:
         cl = req.header("Content-Length")
         expect = (req.header("Expect") or "").lower() == "100-continue"
         req.chunked = "chunked" in te
+        if req.path == "/early-answer":  # answers at once, then reads (and keeps) the body anyway
+            rd.sock.sendall(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 6\r\nX-Origin: " +
+                            self.name.encode() + b"\r\n\r\nearly\n")
         if expect and (req.chunked or (cl and cl.strip() != "0")):
             if req.path == "/reject-expect":
                 self._done(req)  # answered without reading the body
@@ -536,6 +539,8 @@ class RecordingOrigin:
         /hang                  never answers (until the client or the origin closes)
         /close                 answers with Connection: close and closes
         /reject-expect         417 without reading a body sent with Expect: 100-continue
+        /early-answer          413 at once, before reading the body (then reads it anyway)
+        /early-hints           a 103 before the 200
         /hop                   a response with hop-by-hop fields that must not reach the visitor
         /broken/MODE           malformed responses (see BROKEN)
         anything else          200 "NAME METHOD TARGET\\n"
@@ -602,6 +607,11 @@ class RecordingOrigin:
             return OriginResponse(200, [], b"bye\n", close=True)
         if p == "/reject-expect":
             return OriginResponse(417, [], b"no thanks\n", close=True)
+        if p == "/early-answer":
+            return OriginResponse(raw=b"")  # answered before the body was read
+        if p == "/early-hints":
+            c.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+            return OriginResponse(200, [("Link", "</style.css>; rel=preload")], b"hinted\n")
         if p == "/hop":
             return OriginResponse(200, [("Connection", "X-Internal"), ("X-Internal", "secret"),
                                         ("Keep-Alive", "timeout=5"), ("X-Kept", "yes")], b"hop\n")
@@ -633,6 +643,8 @@ BROKEN = {
     "obs-fold": b"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 2\r\n\r\nok",
     "te-not-chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\nContent-Length: 2\r\n\r\nok",
     "short-body": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-this",
+    "huge-head": b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-Fill-%d: %s\r\n" % (i, b"h" * 1000) for i in range(40))
+                 + b"Content-Length: 2\r\n\r\nok",
 }
 
 
@@ -906,6 +918,13 @@ def _parse_dump(dump):
     return status, headers
 
 
+def _read(path):
+    if not os.path.exists(path):
+        return b""
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def curl(url, *args, connect_port=None, timeout=20.0, stdin=None):
     """Runs curl on one URL; returns a CurlResult. `connect_port` sends the request to
     127.0.0.1:PORT whatever the URL's host (for names that do not resolve to loopback)."""
@@ -918,8 +937,8 @@ def curl(url, *args, connect_port=None, timeout=20.0, stdin=None):
     cmd += list(args) + [url]
     try:
         r = subprocess.run(cmd, capture_output=True, timeout=scaled(timeout) + 10, input=stdin)
-        status, headers = _parse_dump(open(hdr, "rb").read()) if os.path.exists(hdr) else (None, [])
-        data = open(body, "rb").read() if os.path.exists(body) else b""
+        status, headers = _parse_dump(_read(hdr))
+        data = _read(body)
         return CurlResult(r.returncode, status, headers, data, r.stderr.decode("utf-8", "replace"),
                           r.stdout.decode())
     finally:
