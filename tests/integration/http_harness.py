@@ -80,10 +80,12 @@ _BLOCK = random.Random(0x706F7274).randbytes(1 << 20)
 
 
 def data_chunks(n, block=1 << 20):
-    """n bytes of deterministic data, in pieces of at most `block` bytes."""
+    """n bytes of deterministic data (_BLOCK repeated), in pieces of at most `block` bytes;
+    the same bytes whatever the piece size."""
     sent = 0
     while sent < n:
-        piece = _BLOCK[: min(block, len(_BLOCK), n - sent)]
+        off = sent % len(_BLOCK)
+        piece = _BLOCK[off: off + min(block, n - sent)]
         yield piece
         sent += len(piece)
 
@@ -127,7 +129,7 @@ class OriginRequest:
         self.t_done = None
         self.continue_sent_at = None
         self.body_first_byte_at = None
-        self.sse_times = []  # monotonic time right after each SSE event was written
+        self.sse_times = []  # monotonic time just before each SSE event was written
 
     # Field look-ups (case-insensitive).
     def header(self, name, default=None):
@@ -498,7 +500,7 @@ class RecordingOrigin:
             c.sendall(resp.raw)
             return not resp.close
         c.sendall(self.serialize(req, resp))
-        if resp.chunked:
+        if resp.chunked and req.method != "HEAD":
             for piece in resp.body:
                 c.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
             c.sendall(b"0\r\n\r\n")
@@ -539,6 +541,7 @@ class RecordingOrigin:
         /hang                  never answers (until the client or the origin closes)
         /close                 answers with Connection: close and closes
         /reject-expect         417 without reading a body sent with Expect: 100-continue
+        /until-close?bytes=N   an HTTP/1.1 response without framing (the origin closes)
         /early-answer          413 at once, before reading the body (then reads it anyway)
         /early-hints           a 103 before the 200
         /hop                   a response with hop-by-hop fields that must not reach the visitor
@@ -582,9 +585,10 @@ class RecordingOrigin:
                 if i:
                     time.sleep(interval)  # the stream's own pacing, not synchronisation
                 ev = b"id: %d\ndata: event %d\n\n" % (i, i)
+                t = time.monotonic()  # before the write: arrival - t is never less than the delay
                 c.sendall(b"%x\r\n%s\r\n" % (len(ev), ev))
                 with self.cv:
-                    req.sse_times.append(time.monotonic())
+                    req.sse_times.append(t)
                     self.cv.notify_all()
             c.sendall(b"0\r\n\r\n")
             return OriginResponse(raw=b"")
@@ -607,6 +611,13 @@ class RecordingOrigin:
             return OriginResponse(200, [], b"bye\n", close=True)
         if p == "/reject-expect":
             return OriginResponse(417, [], b"no thanks\n", close=True)
+        if p == "/until-close":  # HTTP/1.1 without framing: the body ends when the connection does
+            n = int(q.get("bytes", 100000))
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nX-Origin: " +
+                      self.name.encode() + b"\r\n\r\n")
+            for piece in data_chunks(n, 8192):
+                c.sendall(piece)
+            return None
         if p == "/early-answer":
             return OriginResponse(raw=b"")  # answered before the body was read
         if p == "/early-hints":

@@ -304,6 +304,14 @@ class KeepAliveTest(Base):
             self.assertTrue(r.text.endswith(" 3\n"), r)
             self.assertTrue(c.closed())
 
+    def test_pipelined_answers_keep_their_order(self):
+        o = self.origin()
+        h = f"{host_of(self.agent(o.addr, '--subdomain', 'order'))}:{self.relay.http_port}"
+        with HttpClient(self.relay.http_port) as c:
+            c.send(f"GET /slow?delay=0.3 HTTP/1.1\r\nHost: {h}\r\n\r\nGET /fast HTTP/1.1\r\nHost: {h}\r\n\r\n".encode())
+            self.assertEqual(c.read_response().body, b"slow\n")
+            self.assertEqual(c.read_response().body, b"A GET /fast\n")
+
     def test_two_hosts_on_one_visitor_connection(self):
         a, b = self.origin("A"), self.origin("B")
         ha = host_of(self.agent(a.addr, "--subdomain", "left"))
@@ -422,6 +430,22 @@ class BodiesTest(Base):
         # never gets it as a request.
         self.assertEqual([q for q in self.o.requests if (q.method or "").startswith("GGGG")], [])
 
+    def test_response_until_close(self):
+        n = 200003
+        import hashlib
+        with HttpClient(self.relay.http_port) as c:
+            r = c.get(f"/until-close?bytes={n}", self.h)
+            # Re-framed (chunked/length) on a kept connection, or delimited by the close.
+            self.assertEqual((len(r.body), hashlib.sha256(r.body).hexdigest()), (n, data_sha256(n)))
+            if r.until_close:
+                self.assertTrue(c.eof)
+            elif (r.header("Connection") or "").lower() == "close":
+                self.assertTrue(c.closed())
+            else:
+                self.assertEqual(c.get("/after", self.h).body, b"A GET /after\n")
+        r = curl(self.url(self.host, f"/until-close?bytes={n}"))
+        self.assertEqual((r.rc, len(r.body)), (0, n), r)
+
     def test_early_hints_pass_through(self):
         with HttpClient(self.relay.http_port) as c:
             r = c.get("/early-hints", self.h)
@@ -448,6 +472,11 @@ class BodiesTest(Base):
             self.assertEqual(c.read_response().status, 304)
             self.assertEqual(c.read_response().body, b"A GET /last\n")
             c.expect_open()
+        with HttpClient(self.relay.http_port) as c:  # a chunked answer to HEAD has no body either
+            c.request("HEAD", "/chunked?n=2", self.h)
+            r = c.read_response("HEAD")
+            self.assertEqual((r.status, r.header("Transfer-Encoding"), r.body), (200, "chunked", b""))
+            self.assertEqual(c.get("/after-head", self.h).body, b"A GET /after-head\n")
         r = curl(self.url(self.host, "/head"), "-I")
         self.assertEqual((r.rc, r.status, r.header("Content-Length")), (0, 200, "20"), r)
 
@@ -472,7 +501,8 @@ class BodiesTest(Base):
             p.wait()
         self.assertEqual(sorted(arrivals), list(range(n)), buf)
         req = self.o.wait_target(f"/sse?n={n}&interval={interval}")
-        self.assertEqual(len(req.sse_times), n)
+        # The origin notes each write right after it: the client may be faster than that note.
+        self.o.wait_for(lambda: len(req.sse_times) == n, what="the origin's notes of its writes")
         budget = 0.05 * SCALE
         late = [(i, arrivals[i] - req.sse_times[i]) for i in range(n) if arrivals[i] - req.sse_times[i] > budget]
         self.assertEqual(late, [], f"events later than {budget * 1000:.0f} ms after the origin wrote them")
@@ -486,6 +516,7 @@ class BodiesTest(Base):
             data = b"".join(b for _, b in times)
             self.assertEqual(data.count(b"data: event"), 5)
             req = self.o.wait_target("/sse?n=5&interval=0.1")
+            self.o.wait_for(lambda: len(req.sse_times) == 5, what="the origin's notes of its writes")
             # Each event was delivered in its own read, soon after it was written.
             seen = 0
             for t, b in times:
