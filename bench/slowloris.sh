@@ -37,7 +37,7 @@ trap cleanup EXIT
 wait_for() {  # FILE REGEX: prints the first match's first group
   local i
   for i in $(seq 200); do
-    if grep -qE "$2" "$1" 2>/dev/null; then sed -nE "s/.*$2.*/\\1/p" "$1" | head -1; return 0; fi
+    if grep -qE "$2" "$1" 2>/dev/null; then sed -nE "s#.*$2.*#\\1#p" "$1" | head -1; return 0; fi
     sleep 0.05
   done
   echo "timed out waiting for /$2/ in $1" >&2; cat "$1" >&2; return 1
@@ -85,8 +85,10 @@ wait "$attack" || true
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$relay_pid/status" 2>/dev/null || echo "?")
 
 total=$((ok + fail))
-read -r p50 p99 max < <(sort -n "$work/lat" | awk '{a[NR]=$1} END {if (NR==0) {print "- - -"; exit}
-  printf "%.3f %.3f %.3f\n", a[int(NR*0.5)>0?int(NR*0.5):1], a[int(NR*0.99)>0?int(NR*0.99):1], a[NR]}')
+sort -n "$work/lat" > "$work/lat.sorted"
+n=$(wc -l < "$work/lat.sorted")
+pct() { [ "$n" -gt 0 ] && sed -n "$(( (n * $1 + 99) / 100 ))p" "$work/lat.sorted" || echo -; }
+p50=$(pct 50); p99=$(pct 99); max=$(pct 100)
 echo "probes: $total, failed: $fail ($(awk -v f="$fail" -v t="$total" 'BEGIN {printf "%.2f", t ? 100*f/t : 0}')%)"
 echo "probe latency s: p50 $p50  p99 $p99  max $max"
 echo "relay RSS after the attack: ${rss} KiB"

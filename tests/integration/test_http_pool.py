@@ -9,8 +9,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from http_harness import (NOT_LANDED, HttpClient, RecordingOrigin, Relay, has_http_agent, host_of,  # noqa: E402
-                          http_flag, scaled, start_agent)
+from http_harness import (HttpClient, RecordingOrigin, Relay, host_of,  # noqa: E402
+                          scaled, start_agent)
 
 
 def served_by(port, h, path):
@@ -25,8 +25,6 @@ def served_by(port, h, path):
     return r.header("X-Origin")
 
 
-@unittest.skipUnless(has_http_agent(), NOT_LANDED)
-@unittest.skipUnless(http_flag("--pool"), "porthole http --pool has not landed yet")
 class PoolTest(unittest.TestCase):
     def setUp(self):
         self.relay = Relay()
@@ -120,7 +118,6 @@ class PoolTest(unittest.TestCase):
             time.sleep(0.01)
 
 
-@unittest.skipUnless(has_http_agent(), NOT_LANDED)
 class TakeoverTest(unittest.TestCase):
     def test_second_agent_without_pool_takes_the_name_over(self):
         relay = Relay()

@@ -13,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from http_harness import (NOT_LANDED, HttpClient, RecordingOrigin, Relay, has_http_agent, host_of,  # noqa: E402
+from http_harness import (HttpClient, RecordingOrigin, Relay, host_of,  # noqa: E402
                           scaled, start_agent)
 
 SLOW = 100
@@ -65,7 +65,6 @@ class Load:
                         f"{len(self.errors)} of {total} normal requests failed: {self.errors[:5]}")
 
 
-@unittest.skipUnless(has_http_agent(), NOT_LANDED)
 class SlowlorisTest(unittest.TestCase):
     def setUp(self):
         self.relay = Relay()

@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from http_harness import (NOT_LANDED, HttpClient, RecordingOrigin, Relay, has_http_agent, host_of,  # noqa: E402
+from http_harness import (HttpClient, RecordingOrigin, Relay, host_of,  # noqa: E402
                           scaled, start_agent)
 
 JS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "js")
@@ -42,6 +42,8 @@ class WsOrigin:
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait()
+        self.p.stdout.close()
+        self.p.stderr.close()
 
 
 def ws_client(url, count=50):
@@ -87,7 +89,6 @@ def read_frame(c, timeout=10.0):
     return b0 & 0x0F, need(n)
 
 
-@unittest.skipUnless(has_http_agent(), NOT_LANDED)
 class WebSocketTest(unittest.TestCase):
     def setUp(self):
         self.relay = Relay()
