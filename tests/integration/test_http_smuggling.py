@@ -162,6 +162,41 @@ class RequestVectorsTest(unittest.TestCase):
             self.assertEqual(after.get(key, 0) - before.get(key, 0), n, key)
 
 
+class ExpectOnErrorPathTest(unittest.TestCase):
+    """A request with Expect: 100-continue the relay refuses itself (unknown host) gets its
+    final answer at once, without a 100; then the connection is closed, announced, or still
+    reading that body: the body the visitor sends after it is never taken for a request."""
+
+    def test_unknown_host_with_expect(self):
+        relay = Relay()
+        origin = RecordingOrigin("origin")
+        try:
+            h = f"{host_of(start_agent(relay, origin.addr, '--subdomain', 'known'))}:{relay.http_port}"
+            smuggled = f"GET /smuggled HTTP/1.1\r\nHost: {h}\r\n\r\n".encode()
+            with HttpClient(relay.http_port) as c:
+                c.send(f"POST / HTTP/1.1\r\nHost: nobody-here.localhost\r\nContent-Length: {len(smuggled)}\r\n"
+                       "Expect: 100-continue\r\n\r\n".encode())
+                r = c.read_response(timeout=3)
+                self.assertEqual(r.status, 404, r)
+                self.assertEqual(r.interim, [], "a 100 Continue for a request that will not be forwarded")
+                if (r.header("Connection") or "").lower() == "close":
+                    self.assertTrue(c.closed())
+                else:
+                    try:  # still open: what follows is that request's body
+                        c.send(smuggled)
+                        c.request("GET", "/after", h)
+                        r2 = c.read_response()
+                        self.assertEqual(r2.body, b"origin GET /after\n")
+                    except (ProtocolError, ConnectionError):
+                        pass  # closed without a word: also no smuggling
+            with HttpClient(relay.http_port) as c:  # barrier: the origin has seen what it will see
+                self.assertEqual(c.get("/barrier", h).status, 200)
+            self.assertEqual([r.target for r in origin.requests if r.target != "/after"], ["/barrier"])
+        finally:
+            origin.close()
+            relay.proc.stop()
+
+
 class BrokenOriginTest(unittest.TestCase):
     """A broken local service: the visitor gets a 502 (or a cut connection once a response was
     under way), never the bytes of a second response, and never a stale answer later."""
