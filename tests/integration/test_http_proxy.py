@@ -201,6 +201,16 @@ class OwnershipTest(unittest.TestCase):
             self.assertEqual(curl(url).status, 503)
             self.assertEqual(ob.requests, [], "bob's origin must never be reached for alice's name")
 
+            # A random name is owned like any other.
+            ar = start_agent(relay, oa.addr, token=alice, name="rnd")
+            rnd = host_of(ar)
+            self.assertRegex(rnd, RANDOM_NAME)
+            br = start_agent(relay, ob.addr, "--subdomain", rnd.split(".")[0], "--exit-on-failure", token=bob)
+            self.assertEqual(br.proc.p.wait(scaled(15)), 1)
+            br.proc.wait_line(r"held by another token", stream="err")
+            self.assertEqual(curl(f"http://{rnd}:{relay.http_port}/").body, b"ALICE GET /\n")
+            ar.proc.stop()
+
             # A token only gets the names its scopes allow.
             carol = create_token(data, "carol", "--allow-subdomain", "carol-*")
             c1 = start_agent(relay, ob.addr, "--subdomain", "dave-app", "--exit-on-failure", token=carol)
