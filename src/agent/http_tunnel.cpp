@@ -2,7 +2,8 @@
 // and prepared the request). The agent forwards it to the local service over a kept-alive
 // connection from the tunnel's pool and streams the response back; after a 101 both sides are
 // joined raw. A pooled connection that fails before any response byte is retried once on a new
-// one when the request has no body (the service may have closed it while idle).
+// one when the request has no body (the service may have closed it while idle). With
+// --upstream https the pool's connections are TLS sessions; this file sees only ByteStreams.
 #include <spdlog/spdlog.h>
 
 #include "agent/tunnel.hpp"
@@ -47,7 +48,7 @@ struct Attempt {
 };
 
 net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, http1::RequestHead& head,
-                            net::TcpStream& local, const std::string& head_bytes, const std::string& name) {
+                            net::ByteStream& local, const std::string& head_bytes, const std::string& name) {
   Attempt a;
   auto ex = co_await asio::this_coro::executor;
   auto w = co_await local.write(bytes_of(head_bytes));
@@ -121,7 +122,9 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
   auto body = co_await lr.copy_body(resp, stream, rearm);
   stall.disarm();
   if (!body) {
-    stream.reset(make_error(Errc::refused, "response body: {}", body.error().message));
+    // A malformed body is the origin's fault (protocol: the relay closes the visitor connection).
+    const auto code = body.error().code == Errc::protocol ? Errc::protocol : Errc::refused;
+    stream.reset(make_error(code, "response body: {}", body.error().message));
     local.abort("response failed");
   } else {
     stream.shutdown_write();
@@ -145,7 +148,10 @@ net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelSta
   auto& head = r.head;
   apply_host_header(head, t.config);
   const auto head_bytes = http1::serialize(head);
-  if (!t.pool) t.pool = std::make_shared<LocalPool>(t.config.local);
+  if (!t.pool) {
+    const LocalPool::Upstream upstream{.tls = t.config.upstream == "https", .insecure = t.config.upstream_insecure};
+    t.pool = std::make_shared<LocalPool>(t.config.local, upstream);
+  }
   auto pool = t.pool;
   ++t.connections_total;
   ++t.connections_open;

@@ -33,10 +33,13 @@ Result<std::unique_ptr<relay::Relay>> make_relay(net::asio::io_context& io, cons
   auto host = parse_host_port(cfg.agents, "0.0.0.0", true);
   // What visitors use: --domain, else the address agents are told to dial (when it is one).
   auto public_host = cfg.domain;
-  if (public_host == "localhost" && host->host != "0.0.0.0" && host->host != "::") public_host = host->host;
+  if (public_host == "localhost") public_host = host->host == "0.0.0.0" || host->host == "::" ? "" : host->host;
+  if (public_host.empty()) public_host = "<relay address>";
   out << "Relay listening for agents on " << format_host_port(host->host, relay->agent_port()) << " (TLS 1.3)\n"
       << "Relay certificate fingerprint SHA256:" << identity->fingerprint << "\n"
-      << "Public endpoints: tcp://" << public_host << ":" << cfg.tcp_ports.lo << "-" << cfg.tcp_ports.hi << "\n";
+      << "Public endpoints: tcp://" << public_host << ":" << cfg.tcp_ports.lo << "-" << cfg.tcp_ports.hi
+      << (public_host == "<relay address>" ? "  (the address each agent dials; set --domain to name it)" : "")
+      << "\n";
   if (relay->http_port() != 0) {
     auto http = parse_host_port(cfg.http, "0.0.0.0", true);
     out << "Relay listening for HTTP visitors on " << format_host_port(http->host, relay->http_port()) << "\n"

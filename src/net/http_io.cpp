@@ -30,13 +30,30 @@ void MessageReader::consume(std::size_t n) {
 
 namespace {
 
+// A head ends at an empty line. Re-parsing everything whenever a byte arrives would cost
+// O(n^2) for a client that sends its head a byte at a time, so the parser runs again only when
+// the new bytes may end the head (a "\n\r\n" or "\n\n"), when the buffer doubled since the
+// last parse (early errors still show quickly), or when it is past the head limit (431).
+bool worth_parsing(std::span<const std::uint8_t> head, std::size_t scanned, std::size_t last_parsed,
+                   std::size_t max_head) {
+  if (last_parsed == 0 || head.size() >= 2 * last_parsed || head.size() > max_head) return true;
+  for (std::size_t i = scanned > 2 ? scanned - 2 : 0; i + 1 < head.size(); ++i) {
+    if (head[i] != '\n') continue;
+    if (head[i + 1] == '\n' || (head[i + 1] == '\r' && i + 2 < head.size() && head[i + 2] == '\n')) return true;
+  }
+  return false;
+}
+
 template <class Head, class Parse>
-Task<HeadRead<Head>> read_head(MessageReader& r, Parse parse, std::vector<std::uint8_t>& buf, std::size_t& pos,
+Task<HeadRead<Head>> read_head(Parse parse, std::size_t max_head, std::vector<std::uint8_t>& buf, std::size_t& pos,
                                auto fill) {
   HeadRead<Head> out;
+  std::size_t scanned = 0, last_parsed = 0;
   for (;;) {
-    if (pos < buf.size()) {
-      auto parsed = parse(std::span<const std::uint8_t>(buf.data() + pos, buf.size() - pos));
+    const std::span<const std::uint8_t> pending(buf.data() + pos, buf.size() - pos);
+    if (!pending.empty() && worth_parsing(pending, scanned, last_parsed, max_head)) {
+      last_parsed = pending.size();
+      auto parsed = parse(pending);
       if (parsed.status == http1::ParseStatus::complete) {
         pos += parsed.head_size;
         if (pos == buf.size()) {
@@ -53,8 +70,11 @@ Task<HeadRead<Head>> read_head(MessageReader& r, Parse parse, std::vector<std::u
         co_return out;
       }
     }
-    const bool started = pos < buf.size();
+    scanned = pending.size();
+    const bool started = !pending.empty();
+    const auto before = pos;
     auto more = co_await fill();
+    if (pos != before) scanned = 0;  // fill() moved the buffer: scan the pending bytes again
     if (!more) {
       out.status = HeadStatus::failed;
       out.failed = more.error();
@@ -66,25 +86,23 @@ Task<HeadRead<Head>> read_head(MessageReader& r, Parse parse, std::vector<std::u
       co_return out;
     }
   }
-  (void)r;
 }
 
 }  // namespace
 
 Task<HeadRead<http1::RequestHead>> MessageReader::read_request(const http1::Limits& limits) {
   return read_head<http1::RequestHead>(
-      *this, [&limits](std::span<const std::uint8_t> b) { return http1::parse_request(b, limits); }, buf_, pos_,
-      [this] { return fill(); });
+      [&limits](std::span<const std::uint8_t> b) { return http1::parse_request(b, limits); }, limits.max_head, buf_,
+      pos_, [this] { return fill(); });
 }
 
 Task<HeadRead<http1::ResponseHead>> MessageReader::read_response(std::string_view request_method,
                                                                 const http1::Limits& limits) {
   return read_head<http1::ResponseHead>(
-      *this,
       [method = std::string(request_method), &limits](std::span<const std::uint8_t> b) {
         return http1::parse_response(b, method, limits);
       },
-      buf_, pos_, [this] { return fill(); });
+      limits.max_head, buf_, pos_, [this] { return fill(); });
 }
 
 Task<Result<std::uint64_t>> MessageReader::copy_body(http1::BodyFramer& framer, ByteStream& to,

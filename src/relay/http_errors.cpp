@@ -55,10 +55,10 @@ std::string_view failure_name(HttpFailure f) { return info(f).name; }
 
 void count_failure(HttpFailure f) { counter_for(f).inc(); }
 
-std::string failure_response(HttpFailure f, std::string_view detail, bool html, int status) {
+std::string failure_response(HttpFailure f, std::string_view detail, bool html, int status, bool close_asked) {
   const auto& i = info(f);
   const int code = status != 0 ? status : i.status;
-  const bool close = code == 400 || code == 431 || code == 501 || code == 505 || code == 405 ||
+  const bool close = close_asked || code == 400 || code == 431 || code == 501 || code == 505 || code == 405 ||
                      f == HttpFailure::too_many_connections || f == HttpFailure::bad_response;
   return proto::http1::error_response(code, i.title, detail, html, close);
 }

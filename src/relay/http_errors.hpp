@@ -24,7 +24,8 @@ enum class HttpFailure {
 };
 
 // A complete response for `f`; `status` overrides the table's (bad_request: 400/501/505).
-std::string failure_response(HttpFailure f, std::string_view detail, bool html, int status = 0);
+// `close` announces that the relay closes the connection after it (malformed requests always do).
+std::string failure_response(HttpFailure f, std::string_view detail, bool html, int status = 0, bool close = false);
 // Counts it.
 void count_failure(HttpFailure f);
 std::string_view failure_name(HttpFailure f);

@@ -55,9 +55,10 @@ net::Task<void> upload(net::MessageReader& reader, http1::BodyFramer& framer, se
 
 }  // namespace
 
-net::Task<bool> answer(net::ByteStream& visitor, HttpFailure f, std::string_view detail, bool html, int status) {
+net::Task<bool> answer(net::ByteStream& visitor, HttpFailure f, std::string_view detail, bool html, int status,
+                       bool close) {
   count_failure(f);
-  const auto page = failure_response(f, detail, html, status);
+  const auto page = failure_response(f, detail, html, status, close);
   auto w = co_await visitor.write(bytes_of(page));
   co_return w.ok();
 }
@@ -131,11 +132,16 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
                                                           : r.failed.message;
         detail = fmt::format("failed to complete tunnel connection: the agent could not reach {}: {}", local, why);
       }
-      co_await answer(visitor, failure, detail, html);
+      // The visitor connection stays usable when its request was read whole; else it closes
+      // (announced), as its request may be half read.
+      const bool keep = visitor_keep && up.done && up.error.empty() && failure != HttpFailure::bad_request &&
+                        failure != HttpFailure::bad_response;
+      co_await answer(visitor, failure, detail, html, 0, !keep);
       stream->abort("exchange failed");
       if (!up.done) visitor.shutdown_write();  // the visitor stops sending once it has the answer
       co_await finish_upload();
-      co_return res;  // the visitor connection closes: its request may be half read
+      res.keep_alive = keep;
+      co_return res;
     }
     rh = std::move(r.head);
     if (rh.status == 101 && upgrade) {

@@ -27,6 +27,7 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
                                            const ExchangeOptions& options);
 
 // Writes the relay's own answer for `f` (HTML for browsers); false when the write failed.
-net::Task<bool> answer(net::ByteStream& visitor, HttpFailure f, std::string_view detail, bool html, int status = 0);
+net::Task<bool> answer(net::ByteStream& visitor, HttpFailure f, std::string_view detail, bool html, int status = 0,
+                       bool close = false);
 
 }  // namespace porthole::relay

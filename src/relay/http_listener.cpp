@@ -36,6 +36,10 @@ std::string routable(http1::RequestHead& head) {
   if (h.empty()) return "the request names no host";
   if (h.front() == '.' || h.back() == '.' || h.find("..") != std::string::npos) return fmt::format("invalid host name '{}'", h);
   if (!head.target.empty() && head.target.front() != '/' && head.target != "*") {
+    // The target's authority is the host (RFC 9112 3.2.2): the Host field follows it.
+    const auto bracket = h.find(':') != std::string::npos;
+    head.fields.set("Host", fmt::format("{}{}{}{}{}", bracket ? "[" : "", h, bracket ? "]" : "",
+                                        head.host_port.empty() ? "" : ":", head.host_port));
     const auto scheme = head.target.find("://");
     const auto path = scheme == std::string::npos ? std::string::npos : head.target.find('/', scheme + 3);
     const auto query = scheme == std::string::npos ? std::string::npos : head.target.find('?', scheme + 3);
@@ -186,7 +190,7 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
     if (!ep) {
       // (Named values, not temporaries, in co_await arguments: GCC 12 destroys temporaries of a
       // conditional expression inside co_await twice.)
-      const bool known = store_.hostname_owner(head.host).has_value();
+      const bool known = store_.find_hostname(head.host).has_value();  // exact or wildcard claim
       const auto failure = known ? HttpFailure::agent_offline : HttpFailure::unknown_host;
       std::string detail = known ? fmt::format("the agent for {} is offline", head.host)
                                  : fmt::format("no tunnel is registered for {}", head.host);
