@@ -27,9 +27,28 @@ void read_limits(TableReader& t, RelayConfig& c) {
   }
 }
 
+// The HTTP listener's deadlines and caps (docs/http.md), and the proxies it trusts.
+void read_http(TableReader& t, RelayConfig& c) {
+  t.string_array("trusted_proxies", c.trusted_proxies, [](std::string_view s) -> Result<std::string> {
+    if (s.empty() || s.find_first_not_of("0123456789abcdefABCDEF.:/") != std::string_view::npos) {
+      return make_error("'{}' is not a CIDR", s);
+    }
+    return std::string(s);
+  });
+  t.seconds("http_head_timeout", c.http_head_timeout, seconds(1), seconds(3600));
+  t.seconds("http_idle_timeout", c.http_idle_timeout, seconds(1), seconds(86400));
+  t.seconds("http_body_timeout", c.http_body_timeout, seconds(1), seconds(86400));
+  t.seconds("upstream_timeout", c.upstream_timeout, seconds(1), seconds(86400));
+  std::int64_t v = 0;
+  if (t.integer("max_http_conns_per_ip", v, 1, 1'000'000)) c.max_http_conns_per_ip = static_cast<std::uint32_t>(v);
+}
+
 void read_relay_table(TableReader& t, RelayConfig& c) {
   t.string("agents", c.agents, listen_on("0.0.0.0"));
-  t.string("http", c.http, listen_on("0.0.0.0"));
+  t.string("http", c.http, [](std::string_view s) -> Result<std::string> {
+    if (s == "off") return std::string(s);
+    return check_listen(s, "0.0.0.0");
+  });
   t.string("https", c.https, listen_on("0.0.0.0"));
   t.string("admin", c.admin, listen_on("127.0.0.1"));
   t.string("domain", c.domain, check_domain);
@@ -48,6 +67,7 @@ void read_relay_table(TableReader& t, RelayConfig& c) {
   t.seconds("handshake_timeout", c.handshake_timeout, seconds(1), seconds(300));
   read_limits(t, c);
   t.seconds("shutdown_grace", c.shutdown_grace, seconds(0), seconds(3600));
+  read_http(t, c);
   t.finish();
 }
 
