@@ -100,6 +100,7 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
     }
     rh = std::move(r.head);
     wrote = true;
+    if (rh.status >= 200) break;  // the final head goes with the body (below)
     auto hw = co_await stream.write(bytes_of(http1::serialize(rh)));
     if (!hw) break;
     if (rh.status == 101 && head.upgrade) {
@@ -108,9 +109,8 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
       co_await net::pump(from_relay, from_local);
       co_return a;
     }
-    if (rh.status >= 200) break;
   }
-  if (rh.status < 200) {  // the relay went away mid-exchange
+  if (rh.status < 200 || rh.status == 101) {  // the relay went away mid-exchange
     local.abort("relay gone");
     while (!up.done) co_await up.finished.wait();
     co_return a;
@@ -119,7 +119,9 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
   net::Watchdog stall(ex);
   auto rearm = [&] { stall.arm(kStallTimeout, [&local] { local.abort("response body stalled"); }); };
   rearm();
-  auto body = co_await lr.copy_body(resp, stream, rearm);
+  // Head, body and FIN: one frame for a small response.
+  const auto resp_head = http1::serialize(rh);
+  auto body = co_await lr.copy_body(resp, stream, rearm, bytes_of(resp_head), true);
   stall.disarm();
   if (!body) {
     // A malformed body is the origin's fault (protocol: the relay closes the visitor connection).
@@ -127,7 +129,6 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
     stream.reset(make_error(code, "response body: {}", body.error().message));
     local.abort("response failed");
   } else {
-    stream.shutdown_write();
     a.complete = true;
   }
   if (!up.done) local.abort("response complete before the request body");

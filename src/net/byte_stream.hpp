@@ -23,6 +23,13 @@ class ByteStream {
   virtual Task<Result<void>> write(std::span<const std::uint8_t> bytes) = 0;
   // Half-close: no more bytes from us (TCP FIN, mux FIN). Reads go on.
   virtual void shutdown_write() = 0;
+  // write() then shutdown_write(); streams that can say both at once (a mux DATA frame with FIN)
+  // do, which saves a frame and a send for every whole message.
+  virtual Task<Result<void>> write_last(std::span<const std::uint8_t> bytes) {
+    auto r = co_await write(bytes);
+    if (r) shutdown_write();
+    co_return r;
+  }
   // Aborts both directions now (TCP RST, mux RESET); pending reads and writes fail.
   virtual void abort(std::string_view reason) = 0;
 };

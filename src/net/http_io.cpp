@@ -105,15 +105,58 @@ Task<HeadRead<http1::ResponseHead>> MessageReader::read_response(std::string_vie
       limits.max_head, buf_, pos_, [this] { return fill(); });
 }
 
+namespace {
+
+// Where copy_body's bytes go: the head (`prefix`) rides with the first body bytes, and with
+// `last` the final write also ends the stream (one send, one mux frame for a small message).
+struct BodySink {
+  ByteStream& to;
+  std::span<const std::uint8_t> prefix;
+  bool last;
+  std::vector<std::uint8_t> joined;
+
+  Task<Result<void>> put(std::span<const std::uint8_t> bytes, bool done) {
+    if (!prefix.empty()) {
+      joined.assign(prefix.begin(), prefix.end());
+      joined.insert(joined.end(), bytes.begin(), bytes.end());
+      prefix = {};
+      bytes = joined;
+    }
+    if (done && last) {
+      last = false;
+      auto r = co_await to.write_last(bytes);
+      co_return r;
+    }
+    if (bytes.empty()) co_return Result<void>{};
+    auto r = co_await to.write(bytes);
+    co_return r;
+  }
+  // The body ended: what is still owed (the head alone, the end of the stream).
+  Task<Result<void>> finish() {
+    if (prefix.empty() && !last) co_return Result<void>{};
+    auto r = co_await put({}, true);
+    co_return r;
+  }
+};
+
+}  // namespace
+
 Task<Result<std::uint64_t>> MessageReader::copy_body(http1::BodyFramer& framer, ByteStream& to,
-                                                     const std::function<void()>& on_progress) {
+                                                     const std::function<void()>& on_progress,
+                                                     std::span<const std::uint8_t> prefix, bool last) {
+  BodySink sink{to, prefix, last, {}};
   std::uint64_t total = 0;
+  if (!sink.prefix.empty() && pos_ == buf_.size() && !framer.done()) {
+    // No body byte is here yet: the head goes now (the peer may wait for it: 100-continue, SSE).
+    auto w = co_await sink.put({}, false);
+    if (!w) co_return w.error();
+  }
   while (!framer.done()) {
     if (pos_ < buf_.size()) {
       auto step = framer.feed(buffered());
       if (step.error) co_return make_error(Errc::protocol, "{}", step.error->message);
       if (step.consumed > 0) {
-        auto w = co_await to.write(std::span<const std::uint8_t>(buf_.data() + pos_, step.consumed));
+        auto w = co_await sink.put(std::span<const std::uint8_t>(buf_.data() + pos_, step.consumed), step.done);
         if (!w) co_return w.error();
         total += step.consumed;
         consume(step.consumed);
@@ -132,7 +175,7 @@ Task<Result<std::uint64_t>> MessageReader::copy_body(http1::BodyFramer& framer, 
     auto step = framer.feed(chunk->bytes());
     if (step.error) co_return make_error(Errc::protocol, "{}", step.error->message);
     if (step.consumed > 0) {
-      auto w = co_await to.write(chunk->bytes().first(step.consumed));
+      auto w = co_await sink.put(chunk->bytes().first(step.consumed), step.done);
       if (!w) co_return w.error();
       total += step.consumed;
       if (on_progress) on_progress();
@@ -140,6 +183,8 @@ Task<Result<std::uint64_t>> MessageReader::copy_body(http1::BodyFramer& framer, 
     auto rest = chunk->bytes().subspan(step.consumed);
     buf_.insert(buf_.end(), rest.begin(), rest.end());
   }
+  auto f = co_await sink.finish();
+  if (!f) co_return f.error();
   co_return total;
 }
 

@@ -38,9 +38,12 @@ class MessageReader {
   // Forwards the body that `framer` delimits to `to` (buffered bytes first, then reads) and
   // returns its size; bytes after it stay buffered. Errors: bad framing (Errc::protocol), the
   // source ended early or failed (its error), or writing failed.
-  // `on_progress` (optional) runs after each write: a stall deadline re-arms there.
+  // `on_progress` (optional) runs after each write: a stall deadline re-arms there. `prefix`
+  // (the message's head) goes out with the first body bytes; with `last` the final write ends
+  // `to` (write_last), so a small message is one write.
   Task<Result<std::uint64_t>> copy_body(proto::http1::BodyFramer& framer, ByteStream& to,
-                                        const std::function<void()>& on_progress = {});
+                                        const std::function<void()>& on_progress = {},
+                                        std::span<const std::uint8_t> prefix = {}, bool last = false);
 
   std::span<const std::uint8_t> buffered() const { return {buf_.data() + pos_, buf_.size() - pos_}; }
   ByteStream& stream() { return s_; }

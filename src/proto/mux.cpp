@@ -46,15 +46,21 @@ std::uint32_t Mux::send_credit(StreamId id) const {
   return it->second.send_credit;
 }
 
-std::size_t Mux::write_header(StreamId id, std::size_t len) {
+std::size_t Mux::write_header(StreamId id, std::size_t len, bool fin) {
   auto it = streams_.find(id);
   if (it == streams_.end() || it->second.sent_fin) return 0;
   const auto n = std::min<std::size_t>({len, it->second.send_credit, options_.limits.max_data_payload});
   if (n == 0) return 0;
+  const bool last = fin && n == len;
   std::uint8_t header[kHeaderSize];
-  encode_header(header, FrameHeader{FrameType::data, 0, id, static_cast<std::uint32_t>(n)});
+  encode_header(header, FrameHeader{FrameType::data, last ? kFlagFin : std::uint16_t{0}, id,
+                                    static_cast<std::uint32_t>(n)});
   out_.insert(out_.end(), header, header + kHeaderSize);
   it->second.send_credit -= static_cast<std::uint32_t>(n);
+  if (last) {
+    it->second.sent_fin = true;
+    maybe_forget(id);  // after this the caller still sends the payload: the frame is whole
+  }
   return n;
 }
 

@@ -70,7 +70,9 @@ class Mux {
   std::size_t write(StreamId id, std::span<const std::uint8_t> data);
   // The same without copying the payload: appends only the DATA header for the n bytes it
   // returns; the caller must send exactly those bytes of its own right after take_output()'s.
-  std::size_t write_header(StreamId id, std::size_t len);
+  // With `fin`, a frame that carries all `len` bytes also ends the stream (DATA + FIN in one
+  // frame: a whole small message is one frame).
+  std::size_t write_header(StreamId id, std::size_t len, bool fin = false);
   void shutdown(StreamId id);  // FIN: no more data from us
   void reset(StreamId id, ResetCode code, std::string_view reason);
   // The application consumed `n` received bytes: may emit a WINDOW frame.

@@ -36,15 +36,15 @@ struct Upload {
   net::Signal finished;
 };
 
+// The head goes with the first body bytes, the FIN with the last.
 net::Task<void> upload(net::MessageReader& reader, http1::BodyFramer& framer, session::MuxStream& stream,
-                       net::Watchdog& stall, std::chrono::seconds body_timeout, Upload& up) {
+                       std::span<const std::uint8_t> head, net::Watchdog& stall, std::chrono::seconds body_timeout,
+                       Upload& up) {
   auto rearm = [&] { stall.arm(body_timeout, [&reader] { reader.stream().abort("request body stalled"); }); };
   rearm();
-  auto r = co_await reader.copy_body(framer, stream, rearm);
+  auto r = co_await reader.copy_body(framer, stream, rearm, head, true);
   stall.disarm();
-  if (r) {
-    stream.shutdown_write();
-  } else {
+  if (!r) {
     up.error = r.error().message;
     up.bad_framing = r.error().code == Errc::protocol;
     stream.abort(up.error);
@@ -81,20 +81,26 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
   auto stream = std::move(*opened);
   exchanges().inc();
   auto ex = co_await asio::this_coro::executor;
-  auto w1 = co_await stream->write(bytes_of(http1::serialize(head)));
-  if (!w1) {
-    co_await answer(visitor, HttpFailure::upstream_failed, "the agent serving this tunnel went away", html);
-    co_return res;
-  }
-
+  const auto head_bytes = http1::serialize(head);
   Upload up(ex);
   net::Watchdog upload_stall(ex);
   http1::BodyFramer req_framer(head.body, head.content_length);
   if (head.body == http1::BodyKind::none) {
-    if (!upgrade) stream->shutdown_write();
+    // One frame: OPEN rides with it, and the FIN with the head (unless an upgrade may follow).
+    Result<void> w1;
+    if (upgrade) {
+      w1 = co_await stream->write(bytes_of(head_bytes));
+    } else {
+      w1 = co_await stream->write_last(bytes_of(head_bytes));
+    }
+    if (!w1) {
+      co_await answer(visitor, HttpFailure::upstream_failed, "the agent serving this tunnel went away", html);
+      co_return res;
+    }
     up.done = true;
   } else {
-    asio::co_spawn(ex, upload(reader, req_framer, *stream, upload_stall, o.body_timeout, up), asio::detached);
+    asio::co_spawn(ex, upload(reader, req_framer, *stream, bytes_of(head_bytes), upload_stall, o.body_timeout, up),
+                   asio::detached);
   }
   // Every way out waits for the upload: it uses this frame's reader, framer and stream.
   auto finish_upload = [&]() -> net::Task<void> {
@@ -179,17 +185,12 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
   } else if (visitor_minor == 0) {
     rh.fields.set("Connection", "keep-alive");
   }
-  auto w4 = co_await visitor.write(bytes_of(http1::serialize(rh)));
-  if (!w4) {
-    stream->abort("visitor gone");
-    co_await finish_upload();
-    co_return res;
-  }
+  const auto resp_head = http1::serialize(rh);  // goes out with the first body bytes
   http1::BodyFramer resp_framer(rh.body, rh.content_length);
   net::Watchdog stall(ex);
   auto rearm = [&] { stall.arm(o.body_timeout, [&] { stream->abort("response body stalled"); }); };
   rearm();
-  auto body = co_await upstream.copy_body(resp_framer, visitor, rearm);
+  auto body = co_await upstream.copy_body(resp_framer, visitor, rearm, bytes_of(resp_head));
   stall.disarm();
   if (!body) {
     spdlog::debug("http {}: response body from {} failed: {}", visitor_addr, local, body.error().message);

@@ -64,7 +64,19 @@ net::Task<Result<net::Chunk>> MuxStream::read() {
   }
 }
 
-net::Task<Result<void>> MuxStream::write(std::span<const std::uint8_t> bytes) {
+net::Task<Result<void>> MuxStream::write(std::span<const std::uint8_t> bytes) { return write_frames(bytes, false); }
+
+net::Task<Result<void>> MuxStream::write_last(std::span<const std::uint8_t> bytes) {
+  if (bytes.empty()) {
+    shutdown_write();
+    co_return Result<void>{};
+  }
+  auto r = co_await write_frames(bytes, true);
+  if (r) tx_closed_ = true;
+  co_return r;
+}
+
+net::Task<Result<void>> MuxStream::write_frames(std::span<const std::uint8_t> bytes, bool fin) {
   auto& mux = session_->mux_;
   while (!bytes.empty()) {
     if (failed_) co_return error_;
@@ -77,7 +89,7 @@ net::Task<Result<void>> MuxStream::write(std::span<const std::uint8_t> bytes) {
     }
     // Header into the mux output, payload straight from the caller's buffer into TLS: the
     // bytes are not copied into the output first.
-    const auto n = mux.write_header(id_, bytes.size());
+    const auto n = mux.write_header(id_, bytes.size(), fin);
     if (n == 0) {  // no flow-control credit: wait for a WINDOW frame
       co_await signal_.wait();
       continue;

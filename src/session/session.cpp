@@ -60,7 +60,7 @@ Result<std::shared_ptr<MuxStream>> Session::open_stream(std::string_view metadat
   if (!id) return id.error();
   auto stream = std::make_shared<MuxStream>(shared_from_this(), *id);
   streams_[*id] = stream.get();
-  kick_writer();
+  kick_writer_soon();
   return stream;
 }
 
@@ -136,6 +136,15 @@ void Session::kick_writer() {
   }
   send_output();
   if (tls_->pending() > 0 || !write_error_.empty() || !finish_reason_.empty()) writer_signal_.notify();
+}
+
+void Session::kick_writer_soon() {
+  if (kick_posted_ || closed_) return;
+  kick_posted_ = true;
+  asio::post(tls_->socket().get_executor(), [self = shared_from_this()] {
+    self->kick_posted_ = false;
+    if (self->mux_.has_output()) self->kick_writer();
+  });
 }
 
 void Session::send_data(std::span<const std::uint8_t> payload) {

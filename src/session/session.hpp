@@ -79,6 +79,9 @@ class Session : public std::enable_shared_from_this<Session>, private proto::Mux
   // New mux output: sent at once when the connection is idle (no scheduler round trip), else
   // left to the write loop. Inside feed() it waits until the whole read is processed.
   void kick_writer();
+  // The same, a moment later (posted): what the caller writes next goes in the same send (an
+  // OPEN rides with the stream's first DATA).
+  void kick_writer_soon();
   // A stream's DATA payload after the header Mux::write_header() appended: sent at once (copied
   // only by the encryption), whatever is pending, to keep the frame whole.
   void send_data(std::span<const std::uint8_t> payload);
@@ -106,6 +109,7 @@ class Session : public std::enable_shared_from_this<Session>, private proto::Mux
   std::string finish_reason_;  // set by close_after_flush
   std::string write_error_;    // a failed send_output(): the write loop closes the session
   bool feeding_ = false;       // inside mux_.feed(): output is sent after it
+  bool kick_posted_ = false;
   bool closed_ = false;
   bool started_ = false;
 };
@@ -120,6 +124,7 @@ class MuxStream final : public net::ByteStream {
   net::Task<Result<net::Chunk>> read() override;
   net::Task<Result<void>> write(std::span<const std::uint8_t> bytes) override;
   void shutdown_write() override;
+  net::Task<Result<void>> write_last(std::span<const std::uint8_t> bytes) override;
   void abort(std::string_view reason) override;
   // Aborts with a typed reason the peer receives in the RESET (refused, no_such_tunnel, ...).
   void reset(const Error& why);
@@ -129,6 +134,7 @@ class MuxStream final : public net::ByteStream {
 
  private:
   friend class Session;
+  net::Task<Result<void>> write_frames(std::span<const std::uint8_t> bytes, bool fin);
   void deliver(std::span<const std::uint8_t> data);
   void deliver_fin();
   void deliver_error(Error reason);
