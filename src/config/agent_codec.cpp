@@ -50,10 +50,7 @@ void read_http(TableReader& t, TunnelConfig& tc) {
     t.problem("hostname", "give subdomain or hostname, not both");
   }
   t.string("host_header", tc.host_header);
-  t.string("upstream", tc.upstream, [](std::string_view s) -> Result<std::string> {
-    if (s == "https") return make_error("\"https\" (TLS to the local service) is not built yet");
-    return check_one_of(s, {"http"});
-  });
+  t.string("upstream", tc.upstream, [](std::string_view s) { return check_one_of(s, {"http", "https"}); });
   t.boolean("upstream_insecure", tc.upstream_insecure);
   read_pool(t, tc);
   t.string("health_check", tc.health_check, [](std::string_view s) -> Result<std::string> {
@@ -95,10 +92,14 @@ void read_tunnel(TableReader& t, TunnelConfig& tc) {
     t.problem("name", "missing (every [[tunnel]] needs a unique name)");
   }
   std::string proto = tc.proto;
+  // `kind` is the spelling of the issues and SPEC; `proto` (the first one) keeps working.
+  const char* key = t.table().contains("kind") ? "kind" : "proto";
+  if (t.table().contains("kind") && t.table().contains("proto")) t.problem("proto", "give kind or proto, not both");
+  t.string("kind", proto);
   t.string("proto", proto);
   const TunnelKind* kind = find_kind(proto);
   if (kind == nullptr) {
-    t.problem("proto", fmt::format("unknown proto '{}' (one of: {})", proto, kind_names()));
+    t.problem(key, fmt::format("unknown {} '{}' (one of: {})", key, proto, kind_names()));
   } else {
     tc.proto = proto;
   }

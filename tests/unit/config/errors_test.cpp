@@ -120,6 +120,17 @@ TEST(ConfigErrors, TunnelShape) {
             "letter or digit)");
 }
 
+TEST(ConfigErrors, KindIsTheNewSpellingOfProto) {
+  auto ok = parse_agent_config("version = 1\n[[tunnel]]\nname = \"w\"\nkind = \"http\"\nlocal = 3000\n", "p.toml");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->tunnels[0].proto, "http");
+  EXPECT_EQ(agent_error("version = 1\n[[tunnel]]\nname = \"a\"\nlocal = 1\nkind = \"gopher\"\n"),
+            "p.toml:5: tunnel[0].kind: unknown kind 'gopher' (one of: tcp, http)");
+  EXPECT_NE(agent_error("version = 1\n[[tunnel]]\nname = \"a\"\nlocal = 1\nkind = \"tcp\"\nproto = \"tcp\"\n")
+                .find("give kind or proto, not both"),
+            std::string::npos);
+}
+
 TEST(ConfigErrors, CrossFieldRules) {
   EXPECT_EQ(relay_error("version = 1\n[relay]\ncert = \"c.pem\"\n"),
             "relay.toml:3: relay.cert: cert and key must be given together");
