@@ -23,10 +23,6 @@ struct ExposeOptions {
 Result<void> check_http(const ExposeOptions& o) {
   if (!o.subdomain.empty() && !o.hostname.empty()) return make_error("--subdomain and --hostname: give one of them");
   if (o.upstream != "http" && o.upstream != "https") return make_error("--upstream: 'http' or 'https'");
-  if (o.upstream == "https") {
-    return make_error("--upstream https (TLS to the local service) is not built yet; it is reserved for a later "
-                      "release");
-  }
   if (o.host_header.empty()) return make_error("--host-header: 'rewrite', 'preserve' or a host name");
   return {};
 }

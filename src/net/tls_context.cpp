@@ -137,6 +137,51 @@ Result<void> verify_relay_certificate(SSL* ssl, const RelayTrust& trust) {
   return {};
 }
 
+Result<std::shared_ptr<ssl::context>> make_upstream_context(bool insecure) {
+  auto ctx = new_context(ssl::context::tls_client);
+  if (!ctx) return ctx.error();
+  SSL_CTX* native = (*ctx)->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  // A service that closes without close_notify (Python's ssl, many dev servers) ends its data
+  // there, as nginx and HAProxy take it: HTTP framing still catches a truncated length-delimited
+  // or chunked body, and a close-delimited one is never more than that with plain TCP either.
+  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+  static constexpr unsigned char kAlpn[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  if (SSL_CTX_set_alpn_protos(native, kAlpn, sizeof kAlpn) != 0) {  // 0 is success here
+    return make_error("cannot set TLS ALPN: {}", openssl_error_text());
+  }
+  if (insecure) {
+    SSL_CTX_set_verify(native, SSL_VERIFY_NONE, nullptr);
+    return ctx;
+  }
+  if (SSL_CTX_set_default_verify_paths(native) != 1) {
+    return make_error("cannot load the system CA certificates: {}", openssl_error_text());
+  }
+  SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
+  return ctx;
+}
+
+Result<void> prepare_upstream_ssl(SSL* ssl, const std::string& host, bool verify) {
+  const bool ip = is_ip_literal(host);
+  if (!ip && SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+                      const_cast<char*>(host.c_str())) != 1) {
+    return make_error("cannot set TLS server name '{}': {}", host, openssl_error_text());
+  }
+  if (!verify) return {};
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  const int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) : SSL_set1_host(ssl, host.c_str());
+  if (ok != 1) return make_error("cannot set the expected name '{}': {}", host, openssl_error_text());
+  return {};
+}
+
+std::string upstream_verify_failure(SSL* ssl) {
+  if (SSL_get_verify_mode(ssl) == SSL_VERIFY_NONE) return {};
+  const long v = SSL_get_verify_result(ssl);
+  if (v == X509_V_OK) return {};
+  return fmt::format("certificate verify failed: {}", X509_verify_cert_error_string(v));
+}
+
 Result<std::vector<std::uint8_t>> channel_binding(SSL* ssl) {
   if (SSL_is_init_finished(ssl) != 1) return make_error("channel binding: TLS handshake not finished");
   if (SSL_version(ssl) != TLS1_3_VERSION) return make_error("channel binding: TLS 1.3 required");

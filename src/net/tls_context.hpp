@@ -1,5 +1,6 @@
 // TLS 1.3 contexts for relay and agent, the relay's certificate, and how the agent decides to
-// trust a relay (pinned fingerprint, CA, or trust on first use in the known-relays file).
+// trust a relay (pinned fingerprint, CA, or trust on first use in the known-relays file); the
+// agent's client context for https local services.
 #pragma once
 
 #include <cstdint>
@@ -51,6 +52,19 @@ Result<void> prepare_client_ssl(SSL* ssl, const RelayTrust& trust);
 // After the handshake: pinned fingerprint, else CA verification result, else TOFU.
 // A pinned fingerprint given together with a CA must satisfy both.
 Result<void> verify_relay_certificate(SSL* ssl, const RelayTrust& trust);
+
+// TLS to an http tunnel's local service (--upstream https): TLS 1.2 or later, ALPN http/1.1,
+// the system CA store (SSL_CTX_set_default_verify_paths: also SSL_CERT_FILE / SSL_CERT_DIR),
+// the certificate verified during the handshake unless `insecure`.
+Result<std::shared_ptr<boost::asio::ssl::context>> make_upstream_context(bool insecure);
+
+// Per upstream connection, before the handshake: SNI = `host` (not for IP literals) and, when
+// `verify`, the host name or IP address the certificate must carry.
+Result<void> prepare_upstream_ssl(SSL* ssl, const std::string& host, bool verify);
+
+// Why a verified upstream handshake failed on the certificate, in OpenSSL's words
+// ("certificate verify failed: self-signed certificate"); "" when the certificate passed.
+std::string upstream_verify_failure(SSL* ssl);
 
 inline constexpr const char* kChannelBindingLabel = "EXPORTER-porthole-auth";
 inline constexpr std::size_t kChannelBindingLength = 32;

@@ -788,23 +788,45 @@ class AgentOptionsTest(Base):
             self.assertEqual(req.header("X-Forwarded-Host"), original, mode)
 
     def test_upstream_https(self):
-        o = self.origin("TLS", tls=self_signed_cert())
-        a = self.agent(o.addr, "--subdomain", "tls", "--upstream", "https", "--upstream-insecure")
-        try:
-            a.proc.p.wait(scaled(2))  # it exits at once when the option is refused
-        except Exception:  # noqa: BLE001 (still running: the option was taken)
-            pass
-        if a.proc.p.poll() is not None and a.proc.count("not built yet", "err"):
-            self.skipTest("--upstream https is not built yet: " + a.proc.err[-1])
-        host = host_of(a)
+        cert, key = self_signed_cert()  # CN and SAN IP:127.0.0.1
+        o = self.origin("TLS", tls=(cert, key))
+        # --upstream-insecure: served, and sequential requests reuse one TLS connection.
+        host = host_of(self.agent(o.addr, "--subdomain", "tls", "--upstream", "https", "--upstream-insecure"))
         self.assertServedBy(o, host, "/secure")
-        self.assertEqual(self.get(host, "/secure2").body, b"TLS GET /secure2\n")
-        # A self-signed origin without --upstream-insecure is not trusted: 502, nothing served.
+        n = 5
+        stats, out, r = curl_many([self.url(host, f"/ka{i}") for i in range(n)], connect_port=self.relay.http_port)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([s for s, _ in stats], [200] * n, out)
+        for i in range(n):
+            self.assertIn(f"TLS GET /ka{i}\n", out)
+        reqs = o.wait_requests(n + 1)
+        self.assertEqual(len({q.conn_id for q in reqs}), 1, f"origin connections used: {reqs}")
+        self.assertEqual(o.connection_count(), 1, "the agent kept its TLS connection alive")
+        # A close-delimited body from an origin that closes without close_notify (Python's ssl)
+        # arrives whole.
+        r = self.get(host, "/until-close?bytes=100000")
+        self.assertEqual((r.rc, r.status, len(r.body)), (0, 200, 100000), r.stderr)
+
+        # Verified by default: a self-signed origin is not trusted, 502 naming the reason.
         strict = host_of(self.agent(o.addr, "--subdomain", "tls-strict", "--upstream", "https"))
-        n = len(o.complete_requests())
+        done = len(o.complete_requests())
         r = self.get(strict, "/nope")
         self.assertEqual(r.status, 502, r)
-        self.assertEqual(len(o.complete_requests()), n)
+        self.assertIn(b"certificate verify failed: self-signed certificate", r.body, r)
+        self.assertIn(o.addr.encode(), r.body, r)
+        self.assertEqual(len(o.complete_requests()), done, "nothing reached an untrusted origin")
+
+        # The system CA store (SSL_CERT_FILE) trusting it: verified, also the IP address.
+        trusted = host_of(self.agent(o.addr, "--subdomain", "tls-ca", "--upstream", "https",
+                                     env={"SSL_CERT_FILE": cert}))
+        self.assertServedBy(o, trusted, "/verified")
+        # A trusted certificate for another name: refused (it names 127.0.0.1, not localhost).
+        wrong = host_of(self.agent(f"localhost:{o.port}", "--subdomain", "tls-name", "--upstream", "https",
+                                   env={"SSL_CERT_FILE": cert}))
+        r = self.get(wrong, "/wrong-name")
+        self.assertEqual(r.status, 502, r)
+        self.assertIn(b"certificate verify failed: hostname mismatch", r.body, r)
+        self.assertEqual(len(o.complete_requests()), done + 1)
 
 
 if __name__ == "__main__":
