@@ -1,5 +1,6 @@
 #include "agent/health.hpp"
 
+#include "agent/local_pool.hpp"
 #include "net/http_io.hpp"
 #include "net/tcp_stream.hpp"
 #include "net/watchdog.hpp"
@@ -9,17 +10,24 @@ namespace porthole::agent {
 namespace http1 = proto::http1;
 
 net::Task<Result<void>> check_health(const config::TunnelConfig& t) {
-  auto sock = co_await net::dial(t.local.host, t.local.port,
-                                 std::chrono::duration_cast<std::chrono::milliseconds>(kHealthTimeout));
-  if (!sock) co_return sock.error();
-  if (t.proto != "http") co_return Result<void>{};
-  net::TcpStream conn(std::move(*sock));
+  if (t.proto != "http") {
+    auto sock = co_await net::dial(t.local.host, t.local.port,
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(kHealthTimeout));
+    if (!sock) co_return sock.error();
+    co_return Result<void>{};
+  }
+  // The same kind of connection requests use (TLS for --upstream https), never pooled.
+  LocalPool dialer(t.local, LocalPool::Upstream{.tls = t.upstream == "https", .insecure = t.upstream_insecure}, 0);
+  bool reused = false;
+  auto opened = co_await dialer.acquire(reused);
+  if (!opened) co_return opened.error();
+  auto& conn = **opened;
   const auto host = t.host_header == "preserve" || t.host_header == "rewrite" ? format_host_port(t.local) : t.host_header;
   const auto req = fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: porthole-health-check\r\nConnection: close\r\n\r\n",
                                t.health_check, host);
   auto w = co_await conn.write({reinterpret_cast<const std::uint8_t*>(req.data()), req.size()});
   if (!w) co_return w.error();
-  net::Watchdog dog(conn.socket().get_executor());
+  net::Watchdog dog(co_await net::asio::this_coro::executor);
   dog.arm(kHealthTimeout, [&conn] { conn.abort("health check timed out"); });
   net::MessageReader reader(conn);
   auto r = co_await reader.read_response("GET", http1::Limits{});
