@@ -31,6 +31,8 @@ atexit.register(_cleanup)
 class Proc:
     """A porthole process whose stdout/stderr lines are collected by threads."""
 
+    all = []  # every Proc started, in order (tests that check how each one ended)
+
     def __init__(self, args, env=None):
         full_env = dict(os.environ)
         full_env.update(env or {})
@@ -38,6 +40,7 @@ class Proc:
         self.p = subprocess.Popen([BIN] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   stdin=subprocess.DEVNULL, env=full_env, text=True)
         _procs.append(self.p)
+        Proc.all.append(self)
         self.out, self.err = [], []
         self._eof = 0
         self._cv = threading.Condition()

@@ -26,7 +26,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BIN, Relay, HttpAgent  # noqa: E402,F401
+from harness import BIN, HttpAgent, Proc, Relay  # noqa: E402,F401
 
 SCALE = float(os.environ.get("PORTHOLE_TIME_SCALE", "1"))
 CURL = "/usr/bin/curl"
@@ -1023,6 +1023,49 @@ def wait_metric(relay, reason, at_least, timeout=10.0):
 
 # ---------------------------------------------------------------------------------------------
 # Tokens, relay + agents
+
+SANITIZER_REPORT = re.compile(r"ERROR: (?:AddressSanitizer|LeakSanitizer)|runtime error: |"
+                              r"SUMMARY: (?:AddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer)")
+
+
+def stop_and_check(procs):
+    """Stops (SIGTERM, newest first) each of `procs` still running and fails unless it exits 0;
+    fails if any of them printed a sanitizer report (ASan/UBSan builds). Processes a test ended
+    itself (kill -9, --exit-on-failure) are only checked for reports."""
+    problems = []
+    for p in reversed(list(procs)):
+        if p.p.poll() is None:
+            try:
+                rc = p.stop(timeout=scaled(20))
+            except subprocess.TimeoutExpired:
+                p.p.kill()
+                p.p.wait()
+                rc = "hung"
+            if rc != 0:
+                problems.append(f"porthole {' '.join(p.args[:2])} exited {rc} on SIGTERM:\n" + "\n".join(p.err[-15:]))
+        with p._cv:
+            while p._eof < 2 and p.p.poll() is not None:
+                if not p._cv.wait(scaled(5)):
+                    break
+            reports = [line for line in p.err if SANITIZER_REPORT.search(line)]
+        if reports:
+            problems.append(f"porthole {' '.join(p.args[:2])}: sanitizer report:\n" + "\n".join(p.err[-60:]))
+    if problems:
+        raise AssertionError("\n\n".join(problems))
+
+
+class CheckedProcesses:
+    """Mixin for a TestCase: every porthole process a test started is stopped at its end and
+    must exit 0 without a sanitizer report."""
+
+    def setUp(self):
+        self._procs_from = len(Proc.all)
+        super().setUp()
+
+    def tearDown(self):
+        super().tearDown()
+        stop_and_check(Proc.all[self._procs_from:])
+
 
 def create_token(data, name, *allow):
     """`porthole token create NAME ARGS --data DATA`; returns the secret."""

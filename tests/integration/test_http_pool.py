@@ -9,7 +9,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from http_harness import (HttpClient, RecordingOrigin, Relay, host_of,  # noqa: E402
+from http_harness import (CheckedProcesses, HttpClient, RecordingOrigin, Relay, host_of,  # noqa: E402
                           scaled, start_agent)
 
 
@@ -25,14 +25,16 @@ def served_by(port, h, path):
     return r.header("X-Origin")
 
 
-class PoolTest(unittest.TestCase):
+class PoolTest(CheckedProcesses, unittest.TestCase):
     def setUp(self):
+        super().setUp()
         self.relay = Relay()
         self.origins = [RecordingOrigin(f"O{i}") for i in range(3)]
 
     def tearDown(self):
         for o in self.origins:
             o.close()
+        super().tearDown()
 
     def start_pool(self, *pool_args):
         agents = []
@@ -118,7 +120,7 @@ class PoolTest(unittest.TestCase):
             time.sleep(0.01)
 
 
-class TakeoverTest(unittest.TestCase):
+class TakeoverTest(CheckedProcesses, unittest.TestCase):
     def test_second_agent_without_pool_takes_the_name_over(self):
         relay = Relay()
         first, second = RecordingOrigin("FIRST"), RecordingOrigin("SECOND")

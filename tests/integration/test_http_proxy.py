@@ -22,7 +22,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from http_harness import (CURL, SCALE, HttpClient, ProtocolError, RecordingOrigin,  # noqa: E402
+from http_harness import (CURL, SCALE, CheckedProcesses, HttpClient, ProtocolError, RecordingOrigin,  # noqa: E402
                           Relay, bulk_bytes, create_token, curl, curl_many, data_chunks, data_sha256,
                           free_port, host_of, http_error_count,
                           scaled, self_signed_cert, start_agent, wait_metric)
@@ -30,18 +30,17 @@ from http_harness import (CURL, SCALE, HttpClient, ProtocolError, RecordingOrigi
 RANDOM_NAME = r"^[a-z]+-[a-z]+-\d+\.localhost$"
 
 
-class Base(unittest.TestCase):
+class Base(CheckedProcesses, unittest.TestCase):
     def setUp(self):
+        super().setUp()
         self.relay = Relay()
         self.origins = []
         self.agents = []
 
     def tearDown(self):
-        for a in self.agents:
-            if a.proc.p.poll() is None:
-                a.proc.p.kill()
         for o in self.origins:
             o.close()
+        super().tearDown()  # stops the relay and agents: each must exit 0
 
     def origin(self, name="A", **kw):
         o = RecordingOrigin(name, **kw)
@@ -165,7 +164,7 @@ class RoutingTest(Base):
         self.assertEqual(self.get("nobody.localhost").status, 404)
 
 
-class OwnershipTest(unittest.TestCase):
+class OwnershipTest(CheckedProcesses, unittest.TestCase):
     def test_name_held_by_first_token_online_and_offline(self):
         data = tempfile.mkdtemp(prefix="porthole-relay-")
         alice = create_token(data, "alice", "--allow-subdomain", "*")
@@ -578,12 +577,14 @@ class BodiesTest(Base):
             self.assertEqual(c.get("/after", self.h).body, b"A GET /after\n")
 
 
-class ForwardingFieldsTest(unittest.TestCase):
+class ForwardingFieldsTest(CheckedProcesses, unittest.TestCase):
     def setUp(self):
+        super().setUp()
         self.o = RecordingOrigin("A")
 
     def tearDown(self):
         self.o.close()
+        super().tearDown()
 
     def send_from(self, relay, source, h, headers):
         with HttpClient(relay.http_port, source=source) as c:

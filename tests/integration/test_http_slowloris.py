@@ -13,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from http_harness import (HttpClient, RecordingOrigin, Relay, host_of,  # noqa: E402
+from http_harness import (CheckedProcesses, HttpClient, RecordingOrigin, Relay, host_of,  # noqa: E402
                           scaled, start_agent)
 
 SLOW = 100
@@ -65,8 +65,9 @@ class Load:
                         f"{len(self.errors)} of {total} normal requests failed: {self.errors[:5]}")
 
 
-class SlowlorisTest(unittest.TestCase):
+class SlowlorisTest(CheckedProcesses, unittest.TestCase):
     def setUp(self):
+        super().setUp()
         self.relay = Relay()
         self.origin = RecordingOrigin("origin")
         self.agent = start_agent(self.relay, self.origin.addr, "--subdomain", "busy")
@@ -74,6 +75,7 @@ class SlowlorisTest(unittest.TestCase):
 
     def tearDown(self):
         self.origin.close()
+        super().tearDown()
 
     def test_python_slowloris(self):
         port = self.relay.http_port

@@ -16,8 +16,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from http_harness import (BROKEN, HttpClient, ProtocolError, RecordingOrigin, Relay,  # noqa: E402
-                          host_of, http_error_count, metrics, start_agent)
+from http_harness import (BROKEN, CheckedProcesses, HttpClient, ProtocolError, RecordingOrigin, Relay,  # noqa: E402
+                          host_of, http_error_count, metrics, start_agent, stop_and_check)
 
 VECTORS = os.path.join(os.path.dirname(__file__), "http_vectors.json")
 STATUS_REASON = {400: "bad_request", 501: "bad_request", 505: "bad_request", 431: "head_too_large",
@@ -74,9 +74,8 @@ class RequestVectorsTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.agent.proc.stop()
-        cls.relay.proc.stop()
         cls.origin.close()
+        stop_and_check([cls.relay.proc, cls.agent.proc])
 
     def sync(self, client=None):
         """A request through the same tunnel that the origin must see answered in order: after
@@ -162,7 +161,7 @@ class RequestVectorsTest(unittest.TestCase):
             self.assertEqual(after.get(key, 0) - before.get(key, 0), n, key)
 
 
-class ExpectOnErrorPathTest(unittest.TestCase):
+class ExpectOnErrorPathTest(CheckedProcesses, unittest.TestCase):
     """A request with Expect: 100-continue the relay refuses itself (unknown host) gets its
     final answer at once, without a 100; then the connection is closed, announced, or still
     reading that body: the body the visitor sends after it is never taken for a request."""
@@ -216,9 +215,8 @@ class BrokenOriginTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.agent.proc.stop()
-        cls.relay.proc.stop()
         cls.origin.close()
+        stop_and_check([cls.relay.proc, cls.agent.proc])
 
     def test_modes_cover_the_table(self):
         self.assertEqual(self.BAD_HEAD | self.BAD_BODY | set(self.EXTRA_BYTES), set(BROKEN))

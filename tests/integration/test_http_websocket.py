@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from http_harness import (HttpClient, RecordingOrigin, Relay, host_of,  # noqa: E402
+from http_harness import (CheckedProcesses, HttpClient, RecordingOrigin, Relay, host_of,  # noqa: E402
                           scaled, start_agent)
 
 JS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "js")
@@ -89,8 +89,9 @@ def read_frame(c, timeout=10.0):
     return b0 & 0x0F, need(n)
 
 
-class WebSocketTest(unittest.TestCase):
+class WebSocketTest(CheckedProcesses, unittest.TestCase):
     def setUp(self):
+        super().setUp()
         self.relay = Relay()
 
     @unittest.skipUnless(HAVE_WS, WS_MISSING)
