@@ -94,6 +94,13 @@ class RoutingTest(Base):
         self.assertRegex(random_host, r"^[a-z]+-[a-z]+-\d+\.tunnels\.example\.test$")
         self.assertServedBy(o, random_host, "/r")
 
+    def test_idn_hostname_routes_by_its_a_label(self):
+        o = self.origin()
+        a = self.agent(o.addr, "--hostname", "bücher.example.test")
+        self.assertEqual(host_of(a), "xn--bcher-kva.example.test")
+        self.assertServedBy(o, "xn--bcher-kva.example.test", "/idn")
+        self.assertServedBy(o, "XN--BCHER-KVA.example.test.", "/idn")
+
     def test_host_is_case_dot_and_port_insensitive(self):
         o = self.origin()
         host_of(self.agent(o.addr, "--subdomain", "mixed"))
