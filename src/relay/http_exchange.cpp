@@ -131,8 +131,9 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
       } else if (r.status == net::HeadStatus::bad ||
                  (r.status == net::HeadStatus::failed && r.failed.code == Errc::protocol)) {
         failure = HttpFailure::bad_response;
-        detail = fmt::format("{} sent a malformed response: {}", local,
-                             r.status == net::HeadStatus::bad ? r.bad.message : r.failed.message);
+        // The agent's reason already names the address ("127.0.0.1:3000: invalid HTTP version").
+        detail = r.status == net::HeadStatus::bad ? fmt::format("{} sent a malformed response: {}", local, r.bad.message)
+                                                  : fmt::format("malformed response from {}", r.failed.message);
       } else {
         const auto why = r.status == net::HeadStatus::eof ? std::string("the agent ended the exchange without a response")
                                                           : r.failed.message;

@@ -194,8 +194,10 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
       const auto failure = known ? HttpFailure::agent_offline : HttpFailure::unknown_host;
       std::string detail = known ? fmt::format("the agent for {} is offline", head.host)
                                  : fmt::format("no tunnel is registered for {}", head.host);
-      co_await answer(vs, failure, detail, html);
-      if (!head.keep_alive || head.body != http1::BodyKind::none) break;
+      // A body we do not forward cannot be skipped safely: the connection closes (announced).
+      const bool keep = head.keep_alive && head.body == http1::BodyKind::none;
+      co_await answer(vs, failure, detail, html, 0, !keep);
+      if (!keep) break;
       continue;
     }
     // Policy step (allows everything until the access-control rules land).
@@ -204,8 +206,9 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
     auto pick = ep->pick();
     if (!pick) {
       std::string detail = fmt::format("the agent for {} is offline", head.host);
-      co_await answer(vs, HttpFailure::agent_offline, detail, html);
-      if (!head.keep_alive || head.body != http1::BodyKind::none) break;
+      const bool keep = head.keep_alive && head.body == http1::BodyKind::none;
+      co_await answer(vs, HttpFailure::agent_offline, detail, html, 0, !keep);
+      if (!keep) break;
       continue;
     }
     ep->count_visitor();
