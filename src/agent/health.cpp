@@ -25,7 +25,7 @@ net::Task<Result<void>> check_health(const config::TunnelConfig& t) {
   const auto host = t.host_header == "preserve" || t.host_header == "rewrite" ? format_host_port(t.local) : t.host_header;
   const auto req = fmt::format("GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: porthole-health-check\r\nConnection: close\r\n\r\n",
                                t.health_check, host);
-  auto w = co_await conn.write({reinterpret_cast<const std::uint8_t*>(req.data()), req.size()});
+  auto w = co_await conn.write(net::bytes_of(req));
   if (!w) co_return w.error();
   net::Watchdog dog(co_await net::asio::this_coro::executor);
   dog.arm(kHealthTimeout, [&conn] { conn.abort("health check timed out"); });

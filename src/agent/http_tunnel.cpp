@@ -23,10 +23,6 @@ namespace {
 constexpr auto kResponseTimeout = std::chrono::seconds(300);  // the relay's own deadline is shorter
 constexpr auto kStallTimeout = std::chrono::seconds(300);
 
-std::span<const std::uint8_t> bytes_of(const std::string& s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
 void apply_host_header(http1::RequestHead& head, const config::TunnelConfig& c) {
   if (c.host_header == "preserve" || c.host_header.empty()) return;
   head.fields.set("Host", c.host_header == "rewrite" ? format_host_port(c.local) : c.host_header);
@@ -51,7 +47,7 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
                             net::ByteStream& local, const std::string& head_bytes, const std::string& name) {
   Attempt a;
   auto ex = co_await asio::this_coro::executor;
-  auto w = co_await local.write(bytes_of(head_bytes));
+  auto w = co_await local.write(net::bytes_of(head_bytes));
   if (!w) {
     a.retryable = head.body == http1::BodyKind::none;
     co_return a;
@@ -101,7 +97,7 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
     rh = std::move(r.head);
     wrote = true;
     if (rh.status >= 200) break;  // the final head goes with the body (below)
-    auto hw = co_await stream.write(bytes_of(http1::serialize(rh)));
+    auto hw = co_await stream.write(net::bytes_of(http1::serialize(rh)));
     if (!hw) break;
     if (rh.status == 101 && head.upgrade) {
       net::PrefixedStream from_relay(stream, rd.buffered());
@@ -121,7 +117,7 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
   rearm();
   // Head, body and FIN: one frame for a small response.
   const auto resp_head = http1::serialize(rh);
-  auto body = co_await lr.copy_body(resp, stream, rearm, bytes_of(resp_head), true);
+  auto body = co_await lr.copy_body(resp, stream, rearm, net::bytes_of(resp_head), true);
   stall.disarm();
   if (!body) {
     // A malformed body is the origin's fault (protocol: the relay closes the visitor connection).

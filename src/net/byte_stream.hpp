@@ -13,6 +13,11 @@
 
 namespace porthole::net {
 
+// The bytes of a string, for write().
+inline std::span<const std::uint8_t> bytes_of(std::string_view s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
 class ByteStream {
  public:
   virtual ~ByteStream() = default;

@@ -17,10 +17,6 @@ namespace http1 = proto::http1;
 
 namespace {
 
-std::span<const std::uint8_t> bytes_of(const std::string& s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
-
 metrics::Counter& exchanges() {
   static auto& c = metrics::counter("porthole_relay_http_requests_total", "HTTP requests forwarded to agents");
   return c;
@@ -59,7 +55,7 @@ net::Task<bool> answer(net::ByteStream& visitor, HttpFailure f, std::string_view
                        bool close) {
   count_failure(f);
   const auto page = failure_response(f, detail, html, status, close);
-  auto w = co_await visitor.write(bytes_of(page));
+  auto w = co_await visitor.write(net::bytes_of(page));
   co_return w.ok();
 }
 
@@ -89,9 +85,9 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
     // One frame: OPEN rides with it, and the FIN with the head (unless an upgrade may follow).
     Result<void> w1;
     if (upgrade) {
-      w1 = co_await stream->write(bytes_of(head_bytes));
+      w1 = co_await stream->write(net::bytes_of(head_bytes));
     } else {
-      w1 = co_await stream->write_last(bytes_of(head_bytes));
+      w1 = co_await stream->write_last(net::bytes_of(head_bytes));
     }
     if (!w1) {
       co_await answer(visitor, HttpFailure::upstream_failed, "the agent serving this tunnel went away", html);
@@ -99,7 +95,7 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
     }
     up.done = true;
   } else {
-    asio::co_spawn(ex, upload(reader, req_framer, *stream, bytes_of(head_bytes), upload_stall, o.body_timeout, up),
+    asio::co_spawn(ex, upload(reader, req_framer, *stream, net::bytes_of(head_bytes), upload_stall, o.body_timeout, up),
                    asio::detached);
   }
   // Every way out waits for the upload: it uses this frame's reader, framer and stream.
@@ -153,7 +149,7 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
     rh = std::move(r.head);
     if (rh.status == 101 && upgrade) {
       http1::prepare_response(rh);
-      auto w2 = co_await visitor.write(bytes_of(http1::serialize(rh)));
+      auto w2 = co_await visitor.write(net::bytes_of(http1::serialize(rh)));
       if (!w2) co_return res;
       net::PrefixedStream a(visitor, reader.buffered());
       net::PrefixedStream b(*stream, upstream.buffered());
@@ -162,7 +158,7 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
     }
     if (rh.status >= 200 || rh.status == 101) break;
     http1::prepare_response(rh);  // 1xx interim (100 Continue, 103 Early Hints): pass it on
-    auto w3 = co_await visitor.write(bytes_of(http1::serialize(rh)));
+    auto w3 = co_await visitor.write(net::bytes_of(http1::serialize(rh)));
     if (!w3) {
       stream->abort("visitor gone");
       co_await finish_upload();
@@ -191,7 +187,7 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
   net::Watchdog stall(ex);
   auto rearm = [&] { stall.arm(o.body_timeout, [&] { stream->abort("response body stalled"); }); };
   rearm();
-  auto body = co_await upstream.copy_body(resp_framer, visitor, rearm, bytes_of(resp_head));
+  auto body = co_await upstream.copy_body(resp_framer, visitor, rearm, net::bytes_of(resp_head));
   stall.disarm();
   if (!body) {
     spdlog::debug("http {}: response body from {} failed: {}", visitor_addr, local, body.error().message);
