@@ -6,6 +6,7 @@
 #include "net/listen.hpp"
 #include "net/pump.hpp"
 #include "net/tcp_stream.hpp"
+#include "policy/decision.hpp"
 #include "proto/messages.hpp"
 #include "relay/endpoint_kinds.hpp"
 #include "relay/port_choice.hpp"
@@ -73,6 +74,12 @@ net::Task<void> TcpEndpoint::accept_loop() {
       accept_errors().inc();
       spdlog::warn("endpoint {}: accept failed: {}", public_url(), ec.message());
       co_await net::sleep_for(std::chrono::milliseconds(50));  // e.g. out of descriptors: back off
+      continue;
+    }
+    // Policy step (allows everything until the access-control rules land).
+    const auto ip = peer.address().to_string();
+    if (!policy::on_tcp_connect(policy::Visitor{ip, {}}).allow) {
+      net::TcpStream(std::move(sock)).abort("denied by policy");
       continue;
     }
     auto pick = this->pick();
