@@ -102,15 +102,20 @@ class Scanner {
 
   // toml++'s look-ahead over a bare value reads raw characters (quotes, braces and escapes
   // included) until a value terminator, asking of each whether it is whitespace: refuse an unsafe
-  // code point anywhere in that stretch. It also stops here at '=' and '.', which end bare keys
-  // (valid TOML never has a quote glued to a bare value).
+  // code point anywhere in that stretch. A bare key ends at '=' or '.', so the stretch stops
+  // there too, unless the token is a value (right after '='): toml++ reads a value through '='
+  // and '.' (fuzz_config found `s =10={"\§"`). Valid TOML never has '=' or a quote glued to a
+  // bare value, so nothing valid is refused.
   void bare_run(std::size_t from) {
     std::size_t saved = i_, saved_line = line_;
+    std::size_t back = from;
+    while (back > 0 && (t_[back - 1] == ' ' || t_[back - 1] == '\t')) --back;
+    const bool value = back > 0 && t_[back - 1] == '=';
     i_ = from;
     for (int k = 0; k < 256 && i_ < t_.size() && !bad_; ++k) {
       char32_t c = next();
       if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == ']' || c == '}' || c == ',' || c == '#' ||
-          c == '=' || c == '.' || nonascii_space(c)) {
+          (!value && (c == '=' || c == '.')) || nonascii_space(c)) {
         break;
       }
       if (unsafe(c)) refuse(c);

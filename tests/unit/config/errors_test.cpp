@@ -177,6 +177,14 @@ TEST(ConfigErrors, CodePointsThatCrashTomlppAreRefused) {
             "relay.toml:2: unsupported character U+00A7" + tail);
   EXPECT_EQ(relay_error("version = 1\ns =10{\"\\\xc2\xa7\"\n\"\"\n"),
             "relay.toml:2: unsupported character U+00A7" + tail);
+  // ... through '=' and '.' too, when the bare token is a value (fuzz_config: `s =10={"\§"`).
+  EXPECT_EQ(relay_error("version = 1\ns =10={\"\\\xc2\xa7\"\n\"\"0"),
+            "relay.toml:2: unsupported character U+00A7" + tail);
+  EXPECT_EQ(relay_error("version = 1\ns =1.5.{\"\\\xc2\xa7\"\n"),
+            "relay.toml:2: unsupported character U+00A7" + tail);
+  // A bare key still ends at '=': the string value after it may hold any text.
+  auto keyed = parse_relay_config("version = 1\n[relay]\ndomain=\"example.test\"\n[x]\na=\"\xc2\xa7\"\n", "r.toml");
+  EXPECT_EQ(keyed ? std::string() : keyed.error().message.substr(0, 12), "r.toml:4: x:");
   // Comments and string values may hold any text; a byte-order mark is fine.
   auto ok = parse_agent_config(
       "\xef\xbb\xbfversion = 1 # caf\xc3\xa9 \xef\xbb\xbd\n[agent]\nname = \"x\"\n"
