@@ -106,7 +106,20 @@ def bulk_bytes(default=128 << 20):
 # ---------------------------------------------------------------------------------------------
 # Recording origin
 
-class OriginRequest:
+class HeaderLookup:
+    """Case-insensitive look-ups in `self.headers`, a list of (name, value)."""
+
+    def header(self, name, default=None):
+        for n, v in self.headers:
+            if n.lower() == name.lower():
+                return v
+        return default
+
+    def headers_named(self, name):
+        return [v for n, v in self.headers if n.lower() == name.lower()]
+
+
+class OriginRequest(HeaderLookup):
     BODY_KEEP = 1 << 20
 
     def __init__(self, conn, index):
@@ -132,14 +145,6 @@ class OriginRequest:
         self.sse_times = []  # monotonic time just before each SSE event was written
 
     # Field look-ups (case-insensitive).
-    def header(self, name, default=None):
-        for n, v in self.headers:
-            if n.lower() == name.lower():
-                return v
-        return default
-
-    def headers_named(self, name):
-        return [v for n, v in self.headers if n.lower() == name.lower()]
 
     @property
     def path(self):
@@ -678,7 +683,7 @@ class ProtocolError(AssertionError):
     pass
 
 
-class Response:
+class Response(HeaderLookup):
     def __init__(self):
         self.version = self.reason = None
         self.status = None
@@ -690,14 +695,6 @@ class Response:
         self.until_close = False
         self.t_first_byte = None
 
-    def header(self, name, default=None):
-        for n, v in self.headers:
-            if n.lower() == name.lower():
-                return v
-        return default
-
-    def headers_named(self, name):
-        return [v for n, v in self.headers if n.lower() == name.lower()]
 
     @property
     def text(self):
