@@ -12,6 +12,8 @@ PKGS=(
   openssl curl socat iproute2 nftables miniupnpd-nftables miniupnpc natpmpc openssh-server
   openssh-client iperf3 haproxy procps psmisc
   libidn2-dev wrk nginx slowhttptest
+  libre2-dev libncurses-dev pebble testssl.sh dnsmasq-base bind9-dnsutils rinetd microsocks
+  rsync tmux chromium
 )
 
 # The Node packages of the binary tests (tests/js: npm ws), installed once from the lock file.
