@@ -181,7 +181,7 @@ void Agent::on_stream(std::shared_ptr<session::MuxStream> stream, std::string_vi
   const auto* kind = find_tunnel_kind(it->second.config.proto);
   if (kind == nullptr) return stream->reset(make_error(Errc::no_such_tunnel, "tunnel kind {} is not served here",
                                                        it->second.config.proto));
-  asio::co_spawn(io_, kind->serve(std::move(stream), it->second), asio::detached);
+  asio::co_spawn(io_, kind->serve(std::move(stream), it->second, std::move(*meta)), asio::detached);
 }
 
 void Agent::shutdown(std::function<void()> done) {

@@ -1,6 +1,7 @@
 #include "agent/health.hpp"
 
 #include "agent/local_pool.hpp"
+#include "agent/upstream_proxy.hpp"
 #include "net/http_io.hpp"
 #include "net/tcp_stream.hpp"
 #include "net/watchdog.hpp"
@@ -19,7 +20,8 @@ net::Task<Result<void>> check_health(const config::TunnelConfig& t) {
   // The same kind of connection requests use (TLS for --upstream https), never pooled.
   LocalPool dialer(t.local, LocalPool::Upstream{.tls = t.upstream == "https", .insecure = t.upstream_insecure}, 0);
   bool reused = false;
-  auto opened = co_await dialer.acquire(reused);
+  auto preamble = local_proxy_header(t.upstream_proxy_protocol);  // LOCAL: not on a visitor's behalf
+  auto opened = co_await dialer.acquire(reused, preamble);
   if (!opened) co_return opened.error();
   auto& conn = **opened;
   const auto host = t.host_header == "preserve" || t.host_header == "rewrite" ? format_host_port(t.local) : t.host_header;

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/tunnel.hpp"
+#include "agent/upstream_proxy.hpp"
 #include "net/http_io.hpp"
 #include "net/prefixed_stream.hpp"
 #include "net/pump.hpp"
@@ -135,7 +136,7 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
 
 }  // namespace
 
-net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelState& t) {
+net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelState& t, proto::OpenMeta meta) {
   net::MessageReader rd(*stream);
   auto r = co_await rd.read_request(http1::Limits{});
   if (r.status != net::HeadStatus::ok) {
@@ -150,11 +151,14 @@ net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelSta
     t.pool = std::make_shared<LocalPool>(t.config.local, upstream);
   }
   auto pool = t.pool;
+  // --upstream-proxy-protocol: local connections are tagged with the visitor's header and reused
+  // only for requests of that same visitor (docs/proxy-protocol.md).
+  const auto preamble = upstream_proxy_header(t.config.upstream_proxy_protocol, meta);
   ++t.connections_total;
   ++t.connections_open;
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = false;
-    auto conn = co_await pool->acquire(reused);
+    auto conn = co_await pool->acquire(reused, preamble);
     if (!conn) {
       count_dial_failure();
       spdlog::warn("tunnel {}: {}", t.config.name, conn.error().message);
@@ -162,7 +166,7 @@ net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelSta
       break;
     }
     auto a = co_await exchange(*stream, rd, head, **conn, head_bytes, format_host_port(t.config.local));
-    if (a.reusable) pool->release(std::move(*conn));
+    if (a.reusable) pool->release(std::move(*conn), preamble);
     if (a.complete) {
       // Wait for the relay's end of the request (it may come after our response, e.g. for an
       // upgrade the service refused): dropping the stream before would reset it, and a reset

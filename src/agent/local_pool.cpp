@@ -47,11 +47,13 @@ std::string handshake_failure(SSL* ssl, std::string message) {
 
 }  // namespace
 
-net::Task<Result<std::unique_ptr<net::ByteStream>>> LocalPool::acquire(bool& reused) {
+net::Task<Result<std::unique_ptr<net::ByteStream>>> LocalPool::acquire(bool& reused, std::string preamble) {
   const auto now = std::chrono::steady_clock::now();
-  while (!idle_.empty()) {
-    auto entry = std::move(idle_.back());
-    idle_.pop_back();
+  for (auto it = idle_.end(); it != idle_.begin();) {  // most recently used first
+    --it;
+    if (it->preamble != preamble) continue;
+    auto entry = std::move(*it);
+    it = idle_.erase(it);
     if (now - entry.since < idle_timeout_ && still_usable(*entry.conn)) {
       reused = true;
       co_return std::move(entry.conn);
@@ -61,6 +63,11 @@ net::Task<Result<std::unique_ptr<net::ByteStream>>> LocalPool::acquire(bool& reu
   ++dials_;
   auto sock = co_await net::dial(target_.host, target_.port, kDialTimeout);
   if (!sock) co_return sock.error();
+  if (!preamble.empty()) {
+    // Before anything else, TLS included: the PROXY header belongs to the TCP connection.
+    auto [ec, n] = co_await net::asio::async_write(*sock, net::asio::buffer(preamble), net::use_nothrow);
+    if (ec) co_return make_error(Errc::refused, "{}: {}", format_host_port(target_), ec.message());
+  }
   if (!upstream_.tls) {
     co_return std::unique_ptr<net::ByteStream>(std::make_unique<net::TcpStream>(std::move(*sock)));
   }
@@ -93,11 +100,11 @@ net::Task<Result<std::unique_ptr<net::ByteStream>>> LocalPool::connect_tls(net::
   co_return std::unique_ptr<net::ByteStream>(std::move(conn));
 }
 
-void LocalPool::release(std::unique_ptr<net::ByteStream> conn) {
+void LocalPool::release(std::unique_ptr<net::ByteStream> conn, std::string preamble) {
   const auto now = std::chrono::steady_clock::now();
   while (!idle_.empty() && now - idle_.front().since >= idle_timeout_) idle_.pop_front();
   if (idle_.size() >= max_idle_) idle_.pop_front();
-  idle_.push_back(Idle{std::move(conn), now});
+  idle_.push_back(Idle{std::move(conn), now, std::move(preamble)});
 }
 
 }  // namespace porthole::agent

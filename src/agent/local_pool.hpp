@@ -8,6 +8,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <string>
 
 #include <boost/asio/ssl/context.hpp>
 
@@ -32,10 +33,13 @@ class LocalPool {
 
   // A pooled connection (`reused` true) or a new one (a TcpStream, or a TlsStream after its
   // handshake); dial and handshake errors keep their code (Errc::refused, Errc::timed_out) and
-  // name the address.
-  net::Task<Result<std::unique_ptr<net::ByteStream>>> acquire(bool& reused);
-  // Gives a connection back for reuse (its last response was complete and keep-alive).
-  void release(std::unique_ptr<net::ByteStream> conn);
+  // name the address. `preamble` (a PROXY protocol header) is written first on a new
+  // connection, before any TLS, and a pooled one is reused only for the same preamble: a
+  // connection that announced one visitor never carries another's requests.
+  net::Task<Result<std::unique_ptr<net::ByteStream>>> acquire(bool& reused, std::string preamble = {});
+  // Gives a connection back for reuse (its last response was complete and keep-alive), with
+  // the preamble it was opened with.
+  void release(std::unique_ptr<net::ByteStream> conn, std::string preamble = {});
 
   const HostPort& target() const { return target_; }
   const Upstream& upstream() const { return upstream_; }
@@ -46,6 +50,7 @@ class LocalPool {
   struct Idle {
     std::unique_ptr<net::ByteStream> conn;
     std::chrono::steady_clock::time_point since;
+    std::string preamble;
   };
   net::Task<Result<std::unique_ptr<net::ByteStream>>> connect_tls(net::tcp::socket sock);
 

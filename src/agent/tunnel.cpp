@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/upstream_proxy.hpp"
+
 #include "core/metrics.hpp"
 #include "net/pump.hpp"
 #include "net/tcp_stream.hpp"
@@ -29,7 +31,7 @@ const TunnelKind* find_tunnel_kind(std::string_view proto) {
   return nullptr;
 }
 
-net::Task<void> serve_tcp(std::shared_ptr<session::MuxStream> stream, TunnelState& t) {
+net::Task<void> serve_tcp(std::shared_ptr<session::MuxStream> stream, TunnelState& t, proto::OpenMeta meta) {
   const auto& local = t.config.local;
   auto sock = co_await net::dial(local.host, local.port, std::chrono::seconds(5));
   if (!sock) {
@@ -41,6 +43,15 @@ net::Task<void> serve_tcp(std::shared_ptr<session::MuxStream> stream, TunnelStat
   ++t.connections_total;
   ++t.connections_open;
   net::TcpStream conn(std::move(*sock));
+  // --upstream-proxy-protocol: the header goes first, in one write (spec: "sent at once").
+  if (const auto header = upstream_proxy_header(t.config.upstream_proxy_protocol, meta); !header.empty()) {
+    auto w = co_await conn.write(net::bytes_of(header));
+    if (!w) {
+      --t.connections_open;
+      stream->reset(make_error(Errc::refused, "{}: {}", format_host_port(local), w.error().message));
+      co_return;
+    }
+  }
   auto r = co_await net::pump(*stream, conn);
   --t.connections_open;
   spdlog::debug("tunnel {}: stream {} done: {} bytes in, {} out {}", t.config.name, stream->id(), r.a_to_b, r.b_to_a,

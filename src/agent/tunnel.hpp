@@ -9,6 +9,7 @@
 
 #include "agent/local_pool.hpp"
 #include "config/model.hpp"
+#include "proto/messages.hpp"
 #include "session/session.hpp"
 
 namespace porthole::agent {
@@ -23,7 +24,9 @@ struct TunnelState {
 };
 
 // Serves one stream; the tunnel outlives it (tunnels are not removed while the agent runs).
-using ServeFn = net::Task<void> (*)(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel);
+// `meta` is the stream's OPEN metadata: who the visitor is (for --upstream-proxy-protocol).
+using ServeFn = net::Task<void> (*)(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel,
+                                    proto::OpenMeta meta);
 
 struct TunnelKind {
   std::string_view proto;
@@ -36,7 +39,7 @@ const TunnelKind* find_tunnel_kind(std::string_view proto);
 void count_dial_failure();
 
 // The kinds (one file each).
-net::Task<void> serve_tcp(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel);
-net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel);
+net::Task<void> serve_tcp(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel, proto::OpenMeta meta);
+net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel, proto::OpenMeta meta);
 
 }  // namespace porthole::agent

@@ -18,6 +18,7 @@ struct ExposeOptions {
   std::string subdomain, hostname, host_header = "preserve", upstream = "http";
   bool upstream_insecure = false;
   std::string health_check;
+  int upstream_proxy_protocol = 0;
 };
 
 Result<void> check_http(const ExposeOptions& o) {
@@ -57,6 +58,7 @@ int run_expose(const ExposeOptions& o, const std::string& kind) {
   t.upstream = o.upstream;
   t.upstream_insecure = o.upstream_insecure;
   t.health_check = o.health_check;
+  t.upstream_proxy_protocol = o.upstream_proxy_protocol;
   cfg->tunnels.clear();  // the command line says what to expose
   cfg->tunnels.push_back(t);
   return run_agent(std::move(*cfg));
@@ -70,6 +72,10 @@ CLI::App* add_kind(CLI::App& app, Run& run, const std::string& kind, const std::
       ->expected(0, 1)
       ->default_str("round-robin")
       ->check(CLI::IsMember({"round-robin", "least-conn"}));
+  sub->add_option("--upstream-proxy-protocol", o->upstream_proxy_protocol,
+                  "Write a PROXY protocol header (version 1 or 2) with the visitor's address first on each local "
+                  "connection")
+      ->check(CLI::IsMember({1, 2}));
   add_agent_flags(*sub, o->agent);
   sub->callback([o, &run, kind, sub] {
     if (sub->count("--pool") > 0 && o->pool.empty()) o->pool = "round-robin";

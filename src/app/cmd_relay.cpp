@@ -7,6 +7,7 @@
 #include "app/commands.hpp"
 #include "app/relay_runner.hpp"
 #include "config/config.hpp"
+#include "policy/cidr.hpp"
 
 namespace porthole::app {
 
@@ -14,7 +15,7 @@ namespace {
 
 struct RelayFlags {
   std::string config_file, agents, http, https, domain, tcp_ports, udp_ports, admin, data, cert, key;
-  std::vector<std::string> tokens, trusted_proxies;
+  std::vector<std::string> tokens, trusted_proxies, accept_proxy_protocol_from;
   std::string upstream_timeout;
 };
 
@@ -49,6 +50,12 @@ Result<config::RelayConfig> resolve(const RelayFlags& f) {
   }
   cfg.tokens.insert(cfg.tokens.end(), f.tokens.begin(), f.tokens.end());
   cfg.trusted_proxies.insert(cfg.trusted_proxies.end(), f.trusted_proxies.begin(), f.trusted_proxies.end());
+  cfg.accept_proxy_protocol_from.insert(cfg.accept_proxy_protocol_from.end(), f.accept_proxy_protocol_from.begin(),
+                                        f.accept_proxy_protocol_from.end());
+  for (const auto& c : cfg.accept_proxy_protocol_from) {
+    policy::CidrSet check;
+    if (auto r = check.add(c); !r) return make_error("--accept-proxy-protocol-from: {}", r.error().message);
+  }
   if (!f.upstream_timeout.empty()) {
     auto d = config::parse_duration(f.upstream_timeout);
     if (!d || *d < std::chrono::seconds(1)) return make_error("--upstream-timeout: a duration of at least 1s, e.g. 30s");
@@ -79,6 +86,9 @@ void add_relay(CLI::App& app, Run& run) {
   sub->add_option("--token", f->tokens, "Accept agents presenting this token (repeatable)");
   sub->add_option("--trusted-proxy", f->trusted_proxies,
                   "Keep X-Forwarded-*/Forwarded from visitors in this CIDR (repeatable; default: replace them)");
+  sub->add_option("--accept-proxy-protocol-from", f->accept_proxy_protocol_from,
+                  "Require a PROXY protocol v1/v2 header from peers in this CIDR (front load balancers; repeatable);"
+                  " a header from anyone else closes the connection");
   sub->add_option("--upstream-timeout", f->upstream_timeout,
                   "How long a local service may take to start its response (default 60s; then 504)");
   sub->callback([f, &run] {

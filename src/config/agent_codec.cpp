@@ -36,11 +36,19 @@ void read_pool(TableReader& t, TunnelConfig& tc) {
   t.string("pool", tc.pool, check_pool);
 }
 
+// upstream_proxy_protocol = 1 | 2 (tcp, http; tls and udp when they land): a PROXY header of
+// that version first on every local connection (docs/proxy-protocol.md).
+void read_upstream_proxy_protocol(TableReader& t, TunnelConfig& tc) {
+  std::int64_t v = 0;
+  if (t.integer("upstream_proxy_protocol", v, 1, 2)) tc.upstream_proxy_protocol = static_cast<int>(v);
+}
+
 void read_tcp(TableReader& t, TunnelConfig& tc) {
   std::int64_t v = 0;
   if (t.integer("remote_port", v, 1, 65535)) tc.remote_port = static_cast<std::uint16_t>(v);
   read_pool(t, tc);
   t.string("health_check", tc.health_check, [](std::string_view s) { return check_one_of(s, {"connect"}); });
+  read_upstream_proxy_protocol(t, tc);
 }
 
 void read_http(TableReader& t, TunnelConfig& tc) {
@@ -52,6 +60,7 @@ void read_http(TableReader& t, TunnelConfig& tc) {
   t.string("host_header", tc.host_header);
   t.string("upstream", tc.upstream, [](std::string_view s) { return check_one_of(s, {"http", "https"}); });
   t.boolean("upstream_insecure", tc.upstream_insecure);
+  read_upstream_proxy_protocol(t, tc);
   read_pool(t, tc);
   t.string("health_check", tc.health_check, [](std::string_view s) -> Result<std::string> {
     if (s.empty() || s.front() != '/' || s.find_first_of(" \t\r\n") != std::string_view::npos) {

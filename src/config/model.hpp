@@ -44,6 +44,10 @@ struct RelayConfig {
   Seconds http_body_timeout{60};     // a body may stall this long
   Seconds upstream_timeout{60};      // the local service must start its response within this
   std::uint32_t max_http_conns_per_ip = 256;  // at the cap the oldest idle one is closed
+  // PROXY protocol on the public tcp and http listeners (docs/proxy-protocol.md): peers in these
+  // CIDRs must send a header (it gives the visitor address); from anyone else one is refused.
+  std::vector<std::string> accept_proxy_protocol_from;
+  Seconds proxy_header_timeout{5};  // the header must arrive within this
 };
 
 struct TunnelConfig {
@@ -58,6 +62,9 @@ struct TunnelConfig {
   std::string host_header = "preserve";  // preserve | rewrite | a literal value
   std::string upstream = "http";         // http | https (the local service speaks TLS)
   bool upstream_insecure = false;        // do not verify the local service's certificate
+  // tcp, http (and tls, udp): 1 or 2 = write a PROXY protocol header of that version, carrying
+  // the visitor's address, first on each new local connection; 0 = none.
+  int upstream_proxy_protocol = 0;
   std::optional<int> source_line;            // where it was defined, for messages
 };
 

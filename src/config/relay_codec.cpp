@@ -43,6 +43,17 @@ void read_http(TableReader& t, RelayConfig& c) {
   if (t.integer("max_http_conns_per_ip", v, 1, 1'000'000)) c.max_http_conns_per_ip = static_cast<std::uint32_t>(v);
 }
 
+// PROXY protocol on the public listeners (docs/proxy-protocol.md).
+void read_proxy_protocol(TableReader& t, RelayConfig& c) {
+  t.string_array("accept_proxy_protocol_from", c.accept_proxy_protocol_from, [](std::string_view s) -> Result<std::string> {
+    if (s.empty() || s.find_first_not_of("0123456789abcdefABCDEF.:/") != std::string_view::npos) {
+      return make_error("'{}' is not a CIDR", s);
+    }
+    return std::string(s);
+  });
+  t.seconds("proxy_header_timeout", c.proxy_header_timeout, seconds(1), seconds(300));
+}
+
 void read_relay_table(TableReader& t, RelayConfig& c) {
   t.string("agents", c.agents, listen_on("0.0.0.0"));
   t.string("http", c.http, [](std::string_view s) -> Result<std::string> {
@@ -68,6 +79,7 @@ void read_relay_table(TableReader& t, RelayConfig& c) {
   read_limits(t, c);
   t.seconds("shutdown_grace", c.shutdown_grace, seconds(0), seconds(3600));
   read_http(t, c);
+  read_proxy_protocol(t, c);
   t.finish();
 }
 

@@ -99,6 +99,10 @@ struct OpenMeta {
   std::string tunnel;
   std::string visitor;  // HOST:PORT of the visitor
   std::string kind;     // what the stream carries: "" (raw bytes, tcp) or "http" (one exchange)
+  // HOST:PORT the visitor connected to: the relay's listener, or the destination a trusted
+  // proxy's PROXY header carried. Optional (older relays do not send it): for PROXY headers
+  // towards the local service.
+  std::string dest;
 };
 std::string encode(const OpenMeta& meta);
 Result<OpenMeta> decode_open(std::string_view json);

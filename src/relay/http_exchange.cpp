@@ -69,7 +69,7 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
   const bool visitor_keep = head.keep_alive;
   const int visitor_minor = head.minor;
   const auto local = pick.local().empty() ? std::string("the local service") : pick.local();
-  auto opened = pick.session().open_stream(proto::encode(proto::OpenMeta{pick.tunnel(), visitor_addr, "http"}));
+  auto opened = pick.session().open_stream(proto::encode(proto::OpenMeta{pick.tunnel(), visitor_addr, "http", o.visitor_dest}));
   if (!opened) {
     co_await answer(visitor, HttpFailure::agent_offline, "the agent serving this tunnel went away", html);
     co_return res;

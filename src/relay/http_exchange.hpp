@@ -16,6 +16,7 @@ namespace porthole::relay {
 struct ExchangeOptions {
   std::chrono::seconds upstream_timeout{60};
   std::chrono::seconds body_timeout{60};
+  std::string visitor_dest;  // what the visitor connected to (OPEN metadata `dest`, for PROXY headers)
 };
 
 struct ExchangeResult {

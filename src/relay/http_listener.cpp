@@ -9,6 +9,7 @@
 #include "net/watchdog.hpp"
 #include "policy/decision.hpp"
 #include "relay/http_exchange.hpp"
+#include "relay/proxy_sniff.hpp"
 
 namespace porthole::relay {
 
@@ -75,6 +76,9 @@ Result<void> HttpListener::start(const std::string& address) {
   for (const auto& c : cfg_.trusted_proxies) {
     if (auto r = trusted_.add(c); !r) return make_error("--trusted-proxy: {}", r.error().message);
   }
+  auto gate = ProxyGate::make(cfg_);
+  if (!gate) return gate.error();
+  proxy_gate_ = std::move(*gate);
   auto addr = parse_host_port(address, "0.0.0.0", true);
   if (!addr) return addr.error();
   auto acc = net::listen_tcp(io_.get_executor(), addr->host, addr->port);
@@ -134,11 +138,20 @@ void HttpListener::leave(Visitor& v) {
 
 net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint peer) {
   auto self = shared_from_this();
-  const auto visitor_addr = net::format_endpoint(peer);
+  net::error_code local_ec;
+  const auto local = socket.local_endpoint(local_ec);
   net::TcpStream vs(std::move(socket));
+  // PROXY protocol step (relay/proxy_sniff.hpp): the visitor address is the one a trusted
+  // proxy's header carries; a header from anyone else fails the read. Read through front.stream.
+  auto front = co_await proxy_gate_->accept(vs, peer, local);
+  if (!front) {
+    spdlog::debug("http {}: {}", net::format_endpoint(peer), front.error().message);
+    vs.abort(front.error().message);
+    co_return;
+  }
+  const auto visitor_addr = front->addr;
   Visitor v;
-  v.ip = visitor_addr.substr(0, visitor_addr.rfind(':'));
-  if (v.ip.size() > 2 && v.ip.front() == '[') v.ip = v.ip.substr(1, v.ip.size() - 2);
+  v.ip = front->ip;
   v.stream = &vs;
   http_visitors().inc();
   if (!admit(v)) {
@@ -151,8 +164,8 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
   http1::ForwardContext fctx;
   fctx.client_ip = v.ip;
   fctx.trusted_peer = trusted_.contains(v.ip);
-  ExchangeOptions xo{cfg_.upstream_timeout, cfg_.http_body_timeout};
-  net::MessageReader reader(vs);
+  ExchangeOptions xo{cfg_.upstream_timeout, cfg_.http_body_timeout, front->dest};
+  net::MessageReader reader(*front->stream);
   net::Watchdog dog(vs.socket().get_executor());
   bool first = true;
   for (;;) {

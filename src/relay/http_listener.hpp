@@ -23,6 +23,8 @@ class TcpStream;
 
 namespace porthole::relay {
 
+class ProxyGate;
+
 class HttpListener : public std::enable_shared_from_this<HttpListener> {
  public:
   HttpListener(net::asio::io_context& io, const config::RelayConfig& cfg, Store& store, EndpointRegistry& registry);
@@ -44,6 +46,7 @@ class HttpListener : public std::enable_shared_from_this<HttpListener> {
   Store& store_;
   EndpointRegistry& registry_;
   policy::CidrSet trusted_;
+  std::shared_ptr<const ProxyGate> proxy_gate_;  // the PROXY protocol step (proxy_sniff.hpp)
   std::unique_ptr<net::tcp::acceptor> acceptor_;
   std::unordered_map<std::string, std::list<Visitor*>> by_ip_;  // oldest first
 };

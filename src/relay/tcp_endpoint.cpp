@@ -10,6 +10,7 @@
 #include "proto/messages.hpp"
 #include "relay/endpoint_kinds.hpp"
 #include "relay/port_choice.hpp"
+#include "relay/proxy_sniff.hpp"
 
 namespace porthole::relay {
 
@@ -47,9 +48,11 @@ metrics::Counter& bytes_out() {
 }
 }  // namespace
 
-TcpEndpoint::TcpEndpoint(std::unique_ptr<net::tcp::acceptor> acceptor, std::string token, std::string public_url)
+TcpEndpoint::TcpEndpoint(std::unique_ptr<net::tcp::acceptor> acceptor, std::string token, std::string public_url,
+                         std::shared_ptr<const ProxyGate> proxy_gate)
     : Endpoint("tcp", std::to_string(port_of(*acceptor)), std::move(token), std::move(public_url)),
       acceptor_(std::move(acceptor)),
+      proxy_gate_(std::move(proxy_gate)),
       port_(port_of(*acceptor_)) {}
 
 TcpEndpoint::~TcpEndpoint() { stop(); }
@@ -76,29 +79,39 @@ net::Task<void> TcpEndpoint::accept_loop() {
       co_await net::sleep_for(std::chrono::milliseconds(50));  // e.g. out of descriptors: back off
       continue;
     }
-    // Policy step (allows everything until the access-control rules land).
-    const auto ip = peer.address().to_string();
-    if (!policy::on_tcp_connect(policy::Visitor{ip, {}}).allow) {
-      net::TcpStream(std::move(sock)).abort("denied by policy");
-      continue;
-    }
-    auto pick = this->pick();
-    if (!pick) {
-      visitors_refused().inc();
-      net::TcpStream(std::move(sock)).abort("no agent");
-      continue;
-    }
     asio::co_spawn(acceptor_->get_executor(),
-                   [me = std::static_pointer_cast<TcpEndpoint>(self), s = std::move(sock), peer,
-                    p = std::move(*pick)]() mutable { return me->serve(std::move(s), peer, std::move(p)); },
+                   [me = std::static_pointer_cast<TcpEndpoint>(self), s = std::move(sock), peer]() mutable {
+                     return me->serve(std::move(s), peer);
+                   },
                    asio::detached);
   }
 }
 
-net::Task<void> TcpEndpoint::serve(net::tcp::socket visitor, net::tcp::endpoint peer, Pick pick) {
-  const auto visitor_addr = net::format_endpoint(peer);
+net::Task<void> TcpEndpoint::serve(net::tcp::socket visitor, net::tcp::endpoint peer) {
+  net::error_code local_ec;
+  const auto local = visitor.local_endpoint(local_ec);
   net::TcpStream vs(std::move(visitor));
-  auto stream = pick.session().open_stream(proto::encode(proto::OpenMeta{pick.tunnel(), visitor_addr, ""}));
+  // PROXY protocol step (relay/proxy_sniff.hpp): the visitor address is the one a trusted
+  // proxy's header carries; a header from anyone else fails the read. Read through front.stream.
+  auto front = co_await proxy_gate_->accept(vs, peer, local);
+  if (!front) {
+    spdlog::debug("endpoint {}: {}", public_url(), front.error().message);
+    vs.abort(front.error().message);
+    co_return;
+  }
+  // Policy step (allows everything until the access-control rules land).
+  if (!policy::on_tcp_connect(policy::Visitor{front->ip, {}}).allow) {
+    vs.abort("denied by policy");
+    co_return;
+  }
+  auto pick = this->pick();
+  if (!pick) {
+    visitors_refused().inc();
+    vs.abort("no agent");
+    co_return;
+  }
+  const auto& visitor_addr = front->addr;
+  auto stream = pick->session().open_stream(proto::encode(proto::OpenMeta{pick->tunnel(), visitor_addr, "", front->dest}));
   if (!stream) {
     visitors_refused().inc();
     vs.abort(stream.error().message);
@@ -107,7 +120,7 @@ net::Task<void> TcpEndpoint::serve(net::tcp::socket visitor, net::tcp::endpoint 
   visitors_accepted().inc();
   count_visitor();
   open_gauge().add(1);
-  auto r = co_await net::pump(vs, **stream);
+  auto r = co_await net::pump(*front->stream, **stream);
   open_gauge().add(-1);
   bytes_in().inc(r.a_to_b);
   bytes_out().inc(r.b_to_a);
@@ -152,8 +165,11 @@ Result<Bound> bind_tcp(BindContext& ctx, const BindRequest& req) {
   if (auto r = ctx.store.reserve_port(token, tunnel, *port); !r) {
     spdlog::warn("could not record the reservation of port {}: {}", *port, r.error().message);
   }
+  auto gate = ProxyGate::make(ctx.cfg);
+  if (!gate) return gate.error();
   auto ep = std::make_shared<TcpEndpoint>(std::move(acceptor), token,
-                                          fmt::format("tcp://{}", format_host_port(ctx.public_host, *port)));
+                                          fmt::format("tcp://{}", format_host_port(ctx.public_host, *port)),
+                                          std::move(*gate));
   auto displaced = attach_member(*ep, req);
   ep->start();
   ctx.registry.add(ep, false);

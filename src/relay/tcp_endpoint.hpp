@@ -11,9 +11,12 @@
 
 namespace porthole::relay {
 
+class ProxyGate;
+
 class TcpEndpoint final : public Endpoint {
  public:
-  TcpEndpoint(std::unique_ptr<net::tcp::acceptor> acceptor, std::string token, std::string public_url);
+  TcpEndpoint(std::unique_ptr<net::tcp::acceptor> acceptor, std::string token, std::string public_url,
+              std::shared_ptr<const ProxyGate> proxy_gate);
   ~TcpEndpoint() override;
 
   void start();
@@ -22,9 +25,10 @@ class TcpEndpoint final : public Endpoint {
 
  private:
   net::Task<void> accept_loop();
-  net::Task<void> serve(net::tcp::socket visitor, net::tcp::endpoint peer, Pick pick);
+  net::Task<void> serve(net::tcp::socket visitor, net::tcp::endpoint peer);
 
   std::unique_ptr<net::tcp::acceptor> acceptor_;
+  std::shared_ptr<const ProxyGate> proxy_gate_;  // the PROXY protocol step (proxy_sniff.hpp)
   std::uint16_t port_ = 0;
 };
 

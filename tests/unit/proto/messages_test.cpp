@@ -46,5 +46,12 @@ TEST(Messages, OpenMeta) {
   EXPECT_EQ(m->tunnel, "web");
   EXPECT_EQ(m->visitor, "[::1]:5555");
   EXPECT_EQ(m->kind, "http");
+  EXPECT_EQ(m->dest, "");
   EXPECT_FALSE(decode_open("{}"));
+  // `dest` (what the visitor connected to) is optional both ways: older relays omit it.
+  m = decode_open(encode(OpenMeta{"db", "127.0.0.2:4000", "", "127.0.0.1:20000"}));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->dest, "127.0.0.1:20000");
+  EXPECT_EQ(encode(OpenMeta{"db", "1.2.3.4:5", "", ""}).find("dest"), std::string::npos);
+  EXPECT_FALSE(decode_open(R"({"tunnel":"db","dest":7})"));
 }
