@@ -50,7 +50,7 @@ class LocalPool {
   struct Idle {
     std::unique_ptr<net::ByteStream> conn;
     std::chrono::steady_clock::time_point since;
-    std::string preamble;
+    std::string preamble = {};
   };
   net::Task<Result<std::unique_ptr<net::ByteStream>>> connect_tls(net::tcp::socket sock);
 

@@ -102,7 +102,7 @@ struct OpenMeta {
   // HOST:PORT the visitor connected to: the relay's listener, or the destination a trusted
   // proxy's PROXY header carried. Optional (older relays do not send it): for PROXY headers
   // towards the local service.
-  std::string dest;
+  std::string dest = {};  // (a default: OpenMeta{tunnel, visitor, kind} stays valid)
 };
 std::string encode(const OpenMeta& meta);
 Result<OpenMeta> decode_open(std::string_view json);

@@ -165,3 +165,48 @@ TEST(ConfigPaths, DefaultAgentPath) {
 
 }  // namespace
 }  // namespace porthole::config
+
+namespace porthole::config {
+namespace {
+
+TEST(ConfigProxyProtocol, RelayAndTunnelKeys) {
+  auto r = parse_relay_config(R"(version = 1
+[relay]
+accept_proxy_protocol_from = ["10.0.0.5/32", "2001:db8::/64"]
+proxy_header_timeout = "3s"
+)",
+                              "relay.toml");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->accept_proxy_protocol_from, (std::vector<std::string>{"10.0.0.5/32", "2001:db8::/64"}));
+  EXPECT_EQ(r->proxy_header_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(RelayConfig{}.accept_proxy_protocol_from.size(), 0u);
+  auto bad = parse_relay_config("version = 1\n[relay]\naccept_proxy_protocol_from = [\"lb.example\"]\n", "relay.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("accept_proxy_protocol_from"), std::string::npos) << bad.error().message;
+
+  auto a = parse_agent_config(R"(version = 1
+[[tunnel]]
+name = "smtp"
+local = 25
+upstream_proxy_protocol = 1
+[[tunnel]]
+name = "web"
+kind = "http"
+local = 8080
+upstream_proxy_protocol = 2
+[[tunnel]]
+name = "plain"
+local = 22
+)",
+                              "porthole.toml");
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->tunnels[0].upstream_proxy_protocol, 1);
+  EXPECT_EQ(a->tunnels[1].upstream_proxy_protocol, 2);
+  EXPECT_EQ(a->tunnels[2].upstream_proxy_protocol, 0);
+  auto three = parse_agent_config("version = 1\n[[tunnel]]\nname = \"x\"\nlocal = 1\nupstream_proxy_protocol = 3\n", "p");
+  ASSERT_FALSE(three);
+  EXPECT_NE(three.error().message.find("upstream_proxy_protocol"), std::string::npos) << three.error().message;
+}
+
+}  // namespace
+}  // namespace porthole::config
