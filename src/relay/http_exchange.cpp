@@ -151,7 +151,7 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
       http1::prepare_response(rh);
       auto w2 = co_await visitor.write(net::bytes_of(http1::serialize(rh)));
       if (!w2) co_return res;
-      net::PrefixedStream a(visitor, reader.buffered());
+      net::PrefixedStream a(reader.stream(), reader.buffered());  // the read side (PROXY step replays)
       net::PrefixedStream b(*stream, upstream.buffered());
       co_await net::pump(a, b);
       co_return res;
