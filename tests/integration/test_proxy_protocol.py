@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -181,7 +182,12 @@ class ProxyProtocolTest(CheckedProcesses, unittest.TestCase):
         cls.pp_port, cls.plain_port = free_port(), free_port()
         cls.nginx = start_nginx(cls.tmp, cls.pp_port, cls.plain_port)
         cls.daemons = [cls.nginx]
-        cls.relay = Relay(extra=["--accept-proxy-protocol-from", "127.0.0.1/32"])
+        # The relay.toml keys end to end (a short header deadline for the timeout test).
+        conf = os.path.join(cls.tmp, "relay.toml")
+        with open(conf, "w") as f:
+            f.write('version = 1\n[relay]\naccept_proxy_protocol_from = ["127.0.0.1/32"]\n'
+                    f'proxy_header_timeout = "{max(1, int(scaled(1)))}s"\n')
+        cls.relay = Relay(extra=["--config", conf])
 
     @classmethod
     def tearDownClass(cls):
@@ -248,6 +254,51 @@ frontend local
             status, body, _ = http_get(self.relay.http_port, host, source="127.0.0.2")
             self.assertEqual((status, body.strip()), (200, "src=127.0.0.2"), f"http v{version}")
             agent.proc.stop()
+
+    def test_server_speaks_first_is_not_delayed(self):
+        # An unlisted visitor is never asked for a header: a banner from the service arrives
+        # although the visitor has sent nothing (the check only watches the visitor's bytes).
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+
+        def banner():
+            c, _ = srv.accept()
+            c.sendall(b"220 ready\r\n")
+            c.recv(100)
+            c.close()
+        t = threading.Thread(target=banner, daemon=True)
+        t.start()
+        agent = Agent(self.relay.addr, self.relay.fingerprint, srv.getsockname()[1], extra=["--name", "pp-banner"])
+        port = agent.public_port(timeout=scaled(15))
+        s = socket.socket()
+        s.bind(("127.0.0.2", 0))
+        s.settimeout(scaled(10))
+        s.connect(("127.0.0.1", port))
+        self.assertEqual(s.recv(100), b"220 ready\r\n")
+        s.close()
+        t.join(scaled(10))
+        srv.close()
+        agent.proc.stop()
+
+    def test_listed_peer_silent_or_half_header_times_out(self):
+        agent = start_agent(self.relay, self.plain_port, name="pp-timeout")
+        host, _, _ = agent.url(timeout=scaled(15))
+        before = pp_errors(self.relay, "timeout")
+        start = time.monotonic()
+        self.assertTrue(closed_without_answer(self.relay.http_port, b"", source="127.0.0.1", timeout=20))
+        self.assertTrue(closed_without_answer(self.relay.http_port, b"PROXY TCP4 1.2", source="127.0.0.1", timeout=20))
+        self.assertLess(time.monotonic() - start, scaled(10))
+        wait_pp_errors(self.relay, "timeout", before + 2)
+        # Meanwhile a proper header is served at once.
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.settimeout(scaled(10))
+        s.connect(("127.0.0.1", self.relay.http_port))
+        s.sendall(b"PROXY TCP6 2001:db8::42 ::1 5555 8080\r\n")
+        st, body, _ = http_get(None, host, conn=s)
+        self.assertEqual((st, body.strip()), (200, "xff=2001:db8::42"))
+        agent.proc.stop()
 
     # -- accepting it from a front load balancer ----------------------------------------------
     def test_haproxy_in_front_of_the_relay(self):
