@@ -66,7 +66,7 @@ class RefuseHeader final : public net::ByteStream {
       const bool whole = (v1_ && seen_ == v1.size()) || (v2_ && seen_ == pp::kV2Signature.size());
       if (whole) {
         refused("untrusted").inc();
-        spdlog::info("visitor {}: sent a PROXY protocol header but is not in --accept-proxy-protocol-from; closed",
+        spdlog::debug("visitor {}: sent a PROXY protocol header but is not in --accept-proxy-protocol-from; closed",
                      who_);
         inner_.abort("PROXY header from an untrusted peer");
         co_return make_error(Errc::protocol, "a PROXY protocol header from {}, which is not a trusted proxy", who_);
