@@ -13,7 +13,7 @@
 #include <memory>
 #include <vector>
 
-#include "forward/flow_table.hpp"
+#include "core/flow_table.hpp"
 #include "forward/rules.hpp"
 #include "forward/socket_util.hpp"
 #include "net/asio.hpp"

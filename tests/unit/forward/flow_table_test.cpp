@@ -1,10 +1,10 @@
-#include "forward/flow_table.hpp"
+#include "core/flow_table.hpp"
 
 #include <gtest/gtest.h>
 
 #include <vector>
 
-using namespace porthole::forward;
+using namespace porthole;
 using namespace std::chrono_literals;
 
 namespace {

@@ -1,6 +1,6 @@
 // UDP flows by visitor address, with a bound: the least recently used flow is evicted when a
 // new one would pass it, and flows idle longer than the timeout expire. Pure (no I/O, the clock
-// is passed in), unit-tested; the forwarder keeps one per UDP listener.
+// is passed in), unit-tested; the forwarder and the relay keep one per UDP listener.
 #pragma once
 
 #include <array>
@@ -11,7 +11,7 @@
 #include <list>
 #include <unordered_map>
 
-namespace porthole::forward {
+namespace porthole {
 
 // A visitor address: 16 bytes of IPv6 (IPv4 mapped) and the port.
 struct FlowKey {
@@ -47,6 +47,12 @@ class FlowTable {
     if (it == index_.end()) return nullptr;
     touch(it->second, now);
     return &it->second->value;
+  }
+
+  // The flow of `k` without marking it used.
+  V* peek(const FlowKey& k) {
+    auto it = index_.find(k);
+    return it == index_.end() ? nullptr : &it->second->value;
   }
 
   // Adds a flow (there must be none for `k`). At the bound, the least recently used flow is
@@ -113,4 +119,4 @@ class FlowTable {
   std::unordered_map<FlowKey, Iter, FlowKeyHash> index_;
 };
 
-}  // namespace porthole::forward
+}  // namespace porthole
