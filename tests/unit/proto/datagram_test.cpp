@@ -64,6 +64,8 @@ TEST(Datagram, LimitsAndUnknownStreams) {
   Mux relay(Role::server), agent(Role::client);
   DatagramRecorder ra;
   auto id = *relay.open("{}");
+  std::vector<std::uint8_t> out;
+  relay.take_output(out);  // the OPEN, for the agent below
   EXPECT_TRUE(relay.write_datagram_header(id, kMaxDatagram));
   EXPECT_FALSE(relay.write_datagram_header(id, kMaxDatagram + 1)) << "over 65,507 bytes is refused";
   EXPECT_FALSE(relay.write_datagram_header(id + 2, 1)) << "not an open stream";
@@ -84,8 +86,6 @@ TEST(Datagram, LimitsAndUnknownStreams) {
   append_frame(zero, FrameHeader{FrameType::datagram, 0, 0, 0}, {});
   EXPECT_FALSE(FrameDecoder().feed(zero, [](auto&, auto) -> porthole::Result<void> { return {}; }));
   // A DATAGRAM on a stream never opened is a protocol error; on one that was reset, dropped.
-  std::vector<std::uint8_t> out;
-  relay.take_output(out);
   ASSERT_TRUE(agent.feed(out, ra));
   std::vector<std::uint8_t> wire;
   append_frame(wire, FrameHeader{FrameType::datagram, 0, 40, 0}, {});
