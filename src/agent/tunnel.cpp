@@ -14,6 +14,7 @@ namespace {
 constexpr TunnelKind kTunnelKinds[] = {
     {"tcp", serve_tcp},
     {"http", serve_http},
+    {"udp", serve_udp},
 };
 
 }  // namespace

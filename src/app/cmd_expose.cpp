@@ -93,6 +93,10 @@ void add_expose(CLI::App& app, Run& run) {
   t->add_option("--health-check", tcp->health_check, "Check the local service: connect (pools skip it while it fails)")
       ->check(CLI::IsMember({"connect"}));
 
+  auto udp = std::make_shared<ExposeOptions>();
+  auto* u = add_kind(app, run, "udp", "Expose a local UDP service on a public UDP port of the relay (datagrams end to end)", udp);
+  u->add_option("--remote-port", udp->remote_port, "Ask for this public UDP port")->check(CLI::Range(1, 65535));
+
   auto http = std::make_shared<ExposeOptions>();
   auto* h = add_kind(app, run, "http", "Expose a local web app under a host name of the relay (like ngrok http)", http);
   h->add_option("--subdomain", http->subdomain, "Ask for SUBDOMAIN.DOMAIN of the relay");

@@ -51,6 +51,13 @@ void read_tcp(TableReader& t, TunnelConfig& tc) {
   read_upstream_proxy_protocol(t, tc);
 }
 
+// `kind = "udp"`: a public UDP port of the relay (--udp-ports); flows to the local service.
+void read_udp(TableReader& t, TunnelConfig& tc) {
+  std::int64_t v = 0;
+  if (t.integer("remote_port", v, 1, 65535)) tc.remote_port = static_cast<std::uint16_t>(v);
+  read_pool(t, tc);
+}
+
 void read_http(TableReader& t, TunnelConfig& tc) {
   t.string("subdomain", tc.subdomain);
   t.string("hostname", tc.hostname);
@@ -80,6 +87,7 @@ struct TunnelKind {
 constexpr TunnelKind kTunnelKinds[] = {
     {"tcp", read_tcp},
     {"http", read_http},
+    {"udp", read_udp},
 };
 
 const TunnelKind* find_kind(std::string_view proto) {

@@ -25,6 +25,7 @@ std::string_view frame_type_name(FrameType t) {
     case FrameType::ping: return "PING";
     case FrameType::control: return "CONTROL";
     case FrameType::goaway: return "GOAWAY";
+    case FrameType::datagram: return "DATAGRAM";
   }
   return "UNKNOWN";
 }
@@ -70,7 +71,9 @@ Result<FrameHeader> decode_header(std::span<const std::uint8_t, kHeaderSize> b, 
   if (!session_level && h.stream == 0) return make_error("{} frame on stream 0", name);
   const std::uint16_t allowed = h.type == FrameType::data ? kFlagFin : h.type == FrameType::ping ? kFlagAck : 0;
   if ((h.flags & ~allowed) != 0) return make_error("{} frame with invalid flags 0x{:x}", name, h.flags);
-  const std::uint32_t limit = h.type == FrameType::data ? limits.max_data_payload : limits.max_control_payload;
+  const std::uint32_t limit = h.type == FrameType::data       ? limits.max_data_payload
+                              : h.type == FrameType::datagram ? limits.max_datagram_payload
+                                                              : limits.max_control_payload;
   if (h.length > limit) return make_error("{} frame of {} bytes exceeds the limit of {}", name, h.length, limit);
   if (h.type == FrameType::window && h.length != 4) return make_error("WINDOW frame of {} bytes (must be 4)", h.length);
   if (h.type == FrameType::ping && h.length != 8) return make_error("PING frame of {} bytes (must be 8)", h.length);

@@ -33,8 +33,12 @@ enum class FrameType : std::uint8_t {
   ping = 4,     // stream 0; payload 8 bytes; flag ack on the answer
   control = 5,  // stream 0; payload = one control message (JSON)
   goaway = 6,   // stream 0; payload = u32 code + reason text; the sender closes after it
+  datagram = 7, // one whole UDP datagram of a flow stream (kind "udp"); no flow control, may be dropped
 };
-inline constexpr std::uint8_t kMaxFrameType = 6;
+inline constexpr std::uint8_t kMaxFrameType = 7;
+
+// The largest UDP payload over IPv4 (65,535 - 8 - 20): what a DATAGRAM frame may carry.
+inline constexpr std::uint32_t kMaxDatagram = 65507;
 
 inline constexpr std::uint16_t kFlagFin = 0x1;
 inline constexpr std::uint16_t kFlagAck = 0x2;
@@ -49,6 +53,7 @@ struct FrameHeader {
 struct Limits {
   std::uint32_t max_data_payload = 64 * 1024;     // DATA frames
   std::uint32_t max_control_payload = 64 * 1024;  // OPEN, CONTROL, RESET, GOAWAY
+  std::uint32_t max_datagram_payload = kMaxDatagram;  // DATAGRAM
 };
 
 std::string_view frame_type_name(FrameType t);

@@ -136,6 +136,14 @@ void Mux::goaway(std::uint32_t code, std::string_view reason) {
   append_frame(out_, FrameHeader{FrameType::goaway, 0, 0, 0}, encode_code_reason(code, reason));
 }
 
+bool Mux::write_datagram_header(StreamId id, std::size_t len) {
+  if (!streams_.contains(id) || len > options_.limits.max_datagram_payload) return false;
+  std::uint8_t header[kHeaderSize];
+  encode_header(header, FrameHeader{FrameType::datagram, 0, id, static_cast<std::uint32_t>(len)});
+  out_.insert(out_.end(), header, header + kHeaderSize);
+  return true;
+}
+
 void Mux::take_output(std::vector<std::uint8_t>& into) {
   into.clear();
   out_.swap(into);
@@ -219,6 +227,14 @@ Result<void> Mux::on_frame(const FrameHeader& h, std::span<const std::uint8_t> p
       auto cr = decode_code_reason(payload);
       if (!cr) return cr.error();
       handler.on_goaway(cr->code, cr->reason);
+      return {};
+    }
+    case FrameType::datagram: {
+      if (!streams_.contains(h.stream)) {
+        if (was_used(h.stream)) return {};  // the flow ended while this was in flight: drop
+        return make_error("DATAGRAM on unknown stream {}", h.stream);
+      }
+      handler.on_datagram(h.stream, payload);
       return {};
     }
   }

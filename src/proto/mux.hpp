@@ -46,6 +46,8 @@ class MuxHandler {
   virtual void on_control(std::string_view message) = 0;
   virtual void on_ping(std::uint64_t payload, bool ack) = 0;
   virtual void on_goaway(std::uint32_t code, std::string_view reason) = 0;
+  // One whole datagram on an open stream (a UDP flow). Default: dropped.
+  virtual void on_datagram(StreamId /*id*/, std::span<const std::uint8_t> /*datagram*/) {}
 };
 
 struct MuxOptions {
@@ -73,6 +75,11 @@ class Mux {
   // With `fin`, a frame that carries all `len` bytes also ends the stream (DATA + FIN in one
   // frame: a whole small message is one frame).
   std::size_t write_header(StreamId id, std::size_t len, bool fin = false);
+  // One whole datagram on stream `id` (a UDP flow), outside flow control: appends the frame
+  // header only, the caller sends the payload right after take_output()'s bytes (as with
+  // write_header). False (nothing appended) when the stream is not open or the datagram is
+  // over the limit (65,507 bytes).
+  bool write_datagram_header(StreamId id, std::size_t len);
   void shutdown(StreamId id);  // FIN: no more data from us
   void reset(StreamId id, ResetCode code, std::string_view reason);
   // The application consumed `n` received bytes: may emit a WINDOW frame.

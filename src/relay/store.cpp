@@ -275,6 +275,7 @@ Result<void> Store::revoke_token(std::string_view name) {
   }
   if (auto r = st_->release_all_of_token.bind(1, name).run(); !r) return r;
   if (auto r = st_->release_hostnames_of_token.bind(1, name).run(); !r) return r;
+  if (auto r = release_udp_ports_locked(name); !r) return r;
   return tx.commit();
 }
 

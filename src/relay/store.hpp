@@ -71,6 +71,11 @@ class Store {
   std::optional<std::uint16_t> reserved_port(std::string_view token_name, std::string_view tunnel_name) const;
   // Records (or moves) the reservation of token/tunnel; fails when another pair holds `port`.
   Result<void> reserve_port(std::string_view token_name, std::string_view tunnel_name, std::uint16_t port);
+  // UDP port reservations (store_udp.cpp), kept apart from TCP ones: 5000/tcp and 5000/udp
+  // are different things. Same rules as the TCP ones above.
+  std::optional<std::uint16_t> reserved_udp_port(std::string_view token_name, std::string_view tunnel_name) const;
+  Result<void> reserve_udp_port(std::string_view token_name, std::string_view tunnel_name, std::uint16_t port);
+  bool udp_port_reserved_by_other(std::uint16_t port, std::string_view token_name, std::string_view tunnel_name) const;
   bool port_reserved_by_other(std::uint16_t port, std::string_view token_name,
                               std::string_view tunnel_name) const;
   Result<void> release_port(std::string_view token_name, std::string_view tunnel_name);
@@ -110,6 +115,7 @@ class Store {
   std::optional<TokenRecord> find_stored(std::string_view column_sql, std::string_view value) const;
   std::optional<HostnameClaim> hostname_row(std::string_view host) const;
 
+  Result<void> release_udp_ports_locked(std::string_view token_name);  // mu_ held (revoke)
   mutable std::mutex mu_;
   sqlite::Db db_;
   std::unique_ptr<Statements> st_;

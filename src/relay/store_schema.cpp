@@ -50,6 +50,17 @@ CREATE TABLE hostnames(
 CREATE INDEX hostnames_by_tunnel ON hostnames(token_name, tunnel_name);
 PRAGMA user_version = 2;
 )sql",
+    // 2 → 3: UDP port reservations, apart from TCP ones (5000/tcp and 5000/udp are different).
+    R"sql(
+CREATE TABLE udp_reservations(
+  token_name TEXT NOT NULL,
+  tunnel_name TEXT NOT NULL,
+  port INTEGER NOT NULL UNIQUE,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY(token_name, tunnel_name)
+);
+PRAGMA user_version = 3;
+)sql",
 };
 static_assert(static_cast<int>(std::size(kMigrations)) == kStoreSchemaVersion);
 

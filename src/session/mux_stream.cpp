@@ -43,6 +43,8 @@ void MuxStream::deliver_error(Error reason) {
   }
   rx_.clear();
   rx_head_ = 0;
+  dgrams_.clear();
+  dgram_bytes_ = 0;
   signal_.notify();
 }
 

@@ -256,6 +256,10 @@ void Session::on_ping(std::uint64_t payload, bool ack) {
   if (payload <= now) rtt_ = std::chrono::microseconds(now - payload);
 }
 
+void Session::on_datagram(proto::StreamId id, std::span<const std::uint8_t> datagram) {
+  if (auto* s = find(id)) s->deliver_datagram(datagram);
+}
+
 void Session::on_goaway(std::uint32_t code, std::string_view reason) {
   spdlog::info("session {}: peer is going away (code {}): {}", id_, code, reason);
 }

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
+#include <optional>
 #include <functional>
 #include <memory>
 #include <string>
@@ -72,6 +74,7 @@ class Session : public std::enable_shared_from_this<Session>, private proto::Mux
   void on_control(std::string_view message) override;
   void on_ping(std::uint64_t payload, bool ack) override;
   void on_goaway(std::uint32_t code, std::string_view reason) override;
+  void on_datagram(proto::StreamId id, std::span<const std::uint8_t> datagram) override;
 
   net::Task<void> read_loop();
   net::Task<void> write_loop();
@@ -132,8 +135,23 @@ class MuxStream final : public net::ByteStream {
   proto::StreamId id() const { return id_; }
   Session& session() { return *session_; }
 
+  // UDP flows (streams of kind "udp", session/datagrams.cpp): whole datagrams in DATAGRAM
+  // frames, outside flow control. read_datagram() waits for the next one: an empty optional
+  // after the peer's FIN, an error at a reset or the end of the session. Received datagrams
+  // wait in a bounded queue (kMaxQueuedDatagrams, kMaxQueuedDatagramBytes); past it they are
+  // dropped and counted, never queued without bound.
+  net::Task<Result<std::optional<std::vector<std::uint8_t>>>> read_datagram();
+  // Sends one datagram now, or drops it and counts why (over 65,507 bytes, session output over
+  // its high-water mark, stream closed): UDP semantics, it never waits. False when dropped.
+  bool send_datagram(std::span<const std::uint8_t> datagram);
+  static constexpr std::size_t kMaxQueuedDatagrams = 256;
+  static constexpr std::size_t kMaxQueuedDatagramBytes = 512 * 1024;
+
  private:
   friend class Session;
+  void deliver_datagram(std::span<const std::uint8_t> datagram);
+  std::deque<std::vector<std::uint8_t>> dgrams_;
+  std::size_t dgram_bytes_ = 0;
   net::Task<Result<void>> write_frames(std::span<const std::uint8_t> bytes, bool fin);
   void deliver(std::span<const std::uint8_t> data);
   void deliver_fin();
