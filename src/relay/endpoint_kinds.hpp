@@ -55,5 +55,6 @@ std::vector<Member> attach_member(Endpoint& ep, const BindRequest& req);
 // The kinds (one file each).
 Result<Bound> bind_tcp(BindContext& ctx, const BindRequest& req);
 Result<Bound> bind_http(BindContext& ctx, const BindRequest& req);
+Result<Bound> bind_private(BindContext& ctx, const BindRequest& req);
 
 }  // namespace porthole::relay

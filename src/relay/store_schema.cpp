@@ -50,6 +50,18 @@ CREATE TABLE hostnames(
 CREATE INDEX hostnames_by_tunnel ON hostnames(token_name, tunnel_name);
 PRAGMA user_version = 2;
 )sql",
+    // 2 → 3: private (site-to-site) names, who holds which, and the scope of names a token may
+    // reach with `porthole connect`.
+    R"sql(
+ALTER TABLE tokens ADD COLUMN allow_connect TEXT NOT NULL DEFAULT '';
+CREATE TABLE private_names(
+  name TEXT PRIMARY KEY,
+  token_name TEXT NOT NULL,
+  tunnel_name TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+PRAGMA user_version = 3;
+)sql",
 };
 static_assert(static_cast<int>(std::size(kMigrations)) == kStoreSchemaVersion);
 

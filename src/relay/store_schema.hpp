@@ -8,7 +8,7 @@
 namespace porthole::relay {
 
 // 1: tokens, reservations, audit. 2: tokens.allow_hostname, hostnames.
-inline constexpr int kStoreSchemaVersion = 2;
+inline constexpr int kStoreSchemaVersion = 3;
 
 // PRAGMA user_version, or -1 when it cannot be read.
 int read_schema_version(sqlite::Db& db);
