@@ -147,9 +147,8 @@ void AgentConn::on_bind(const proto::Bind& bind) {
 // handled in order, so a stream opened right after hello (zero round trips) finds the session
 // authenticated.
 void AgentConn::on_stream(std::shared_ptr<session::MuxStream> stream, std::string_view metadata) {
-  if (!authenticated_ || failed_) {
-    return stream->reset(make_error(Errc::protocol, "no stream may be opened before hello"));
-  }
+  if (failed_) return stream->reset(make_error(Errc::forbidden, "the relay refused this session (see its fatal message)"));
+  if (!authenticated_) return stream->reset(make_error(Errc::protocol, "no stream may be opened before hello"));
   auto meta = proto::decode_open(metadata);
   if (!meta) {
     control_errors().inc();
