@@ -2,7 +2,8 @@
 """Private endpoints and `porthole connect` (issue 10): a real sshd (inetd mode, one `sshd -i`
 per connection, spawned by a loopback listener on port 0: no fixed port) reached only through
 `porthole tcp PORT --private pi`; ssh with `ProxyCommand="porthole connect %h --stdio"`
-(an interactive command, stdin half-close, scp of 64 MiB with SHA-256, rsync -e) and through
+(an interactive command, stdin half-close, scp of 64 MiB with SHA-256, rsync -e, an ssh -W
+chain through pi) and through
 `porthole connect pi --listen`; several connects at once; reconnect after a relay restart;
 scopes across tokens (who may register and who may reach a name) with clear messages on both
 sides."""
@@ -141,6 +142,19 @@ class PrivateSsh(unittest.TestCase):
         # A terminal session typed into (pty).
         r = self.ssh(self.pi_token, input=b"echo typed-$((40+2))\nexit\n", extra=("-tt",))
         self.assertIn(b"typed-42", r.stdout, r.stderr)
+
+    def test_jump_chain_through_pi(self):
+        # ssh -J style: the outer ssh's ProxyCommand is an inner `ssh -W` to pi (itself through
+        # porthole connect), which opens a direct-tcpip channel to a second sshd behind pi.
+        inner = " ".join(["ssh"] + [shlex.quote(a) for a in self.ssh_base(self.pi_token)] +
+                         ["-W", f"127.0.0.1:{self.sshd.port}", "pi"]).replace("%h", "%%h")  # the inner ssh's %h
+        opts = self.ssh_base(None, proxy=False) + ["-o", f"ProxyCommand={inner}", "-o", "HostKeyAlias=pi"]
+        before = self.sshd.accepted
+        r = subprocess.run(["ssh", *opts, "behind-pi", "echo", "two-hops"], capture_output=True, timeout=60,
+                           env=dict(os.environ, **self.env))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, b"two-hops\n")
+        self.assertEqual(self.sshd.accepted, before + 2)  # pi itself, then the hop behind it
 
     def test_scp_64mib_with_checksum_and_rsync(self):
         src = os.path.join(self.tmp, "big.bin")
