@@ -98,6 +98,10 @@ net::Task<Result<void>> Agent::run_session() {
     b.subdomain = t.config.subdomain;
     b.hostname = t.config.hostname;
     b.pool = t.config.pool;
+    if (!t.config.private_name.empty()) {
+      b.proto = "private";  // the relay's endpoint kind; streams are served as tcp here
+      b.private_name = t.config.private_name;
+    }
     session_->send_control(proto::encode(b));
   }
   while (!session_->closed()) co_await session_ended_.wait();

@@ -5,6 +5,7 @@
 
 #include "app/agent_options.hpp"
 #include "app/commands.hpp"
+#include "core/hostname.hpp"
 
 namespace porthole::app {
 
@@ -19,6 +20,7 @@ struct ExposeOptions {
   bool upstream_insecure = false;
   std::string health_check;
   int upstream_proxy_protocol = 0;
+  std::string private_name;  // tcp --private NAME
 };
 
 Result<void> check_http(const ExposeOptions& o) {
@@ -59,6 +61,19 @@ int run_expose(const ExposeOptions& o, const std::string& kind) {
   t.upstream_insecure = o.upstream_insecure;
   t.health_check = o.health_check;
   t.upstream_proxy_protocol = o.upstream_proxy_protocol;
+  if (!o.private_name.empty()) {
+    auto name = normalize_private_name(o.private_name);
+    if (!name) {
+      std::cerr << "porthole tcp: --private " << o.private_name << ": " << name.error().message << "\n";
+      return 2;
+    }
+    if (o.remote_port > 0) {
+      std::cerr << "porthole tcp: --private and --remote-port: a private endpoint has no public port\n";
+      return 2;
+    }
+    t.private_name = *name;
+    if (o.agent.name.empty()) t.name = "private-" + *name;
+  }
   cfg->tunnels.clear();  // the command line says what to expose
   cfg->tunnels.push_back(t);
   return run_agent(std::move(*cfg));
@@ -92,6 +107,8 @@ void add_expose(CLI::App& app, Run& run) {
   t->add_option("--remote-port", tcp->remote_port, "Ask for this public port")->check(CLI::Range(1, 65535));
   t->add_option("--health-check", tcp->health_check, "Check the local service: connect (pools skip it while it fails)")
       ->check(CLI::IsMember({"connect"}));
+  t->add_option("--private", tcp->private_name,
+                "Register a private endpoint NAME instead of a public port (reach it with `porthole connect NAME`)");
 
   auto udp = std::make_shared<ExposeOptions>();
   auto* u = add_kind(app, run, "udp", "Expose a local UDP service on a public UDP port of the relay (datagrams end to end)", udp);

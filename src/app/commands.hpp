@@ -22,11 +22,13 @@ void add_ports(CLI::App& app, Run& run);     // porthole ports
 void add_doctor(CLI::App& app, Run& run);    // porthole doctor
 void add_demo(CLI::App& app, Run& run);      // porthole demo
 void add_forward(CLI::App& app, Run& run);   // porthole forward
+void add_connect(CLI::App& app, Run& run);   // porthole connect
 
 inline constexpr AddCommand kCommands[] = {
     add_relay, add_expose, add_start, add_config, add_token,
     add_map,   add_ports,  add_doctor, add_demo,
     add_forward,
+    add_connect,
 };
 
 }  // namespace porthole::app

@@ -4,6 +4,7 @@
 
 #include "config/config.hpp"
 #include "config/toml_codec.hpp"
+#include "core/hostname.hpp"
 
 namespace porthole::config {
 
@@ -48,6 +49,10 @@ void read_tcp(TableReader& t, TunnelConfig& tc) {
   if (t.integer("remote_port", v, 1, 65535)) tc.remote_port = static_cast<std::uint16_t>(v);
   read_pool(t, tc);
   t.string("health_check", tc.health_check, [](std::string_view s) { return check_one_of(s, {"connect"}); });
+  t.string("private", tc.private_name, [](std::string_view s) { return normalize_private_name(s); });
+  if (t.table().contains("private") && t.table().contains("remote_port")) {
+    t.problem("private", "a private endpoint has no public port: give private or remote_port, not both");
+  }
   read_upstream_proxy_protocol(t, tc);
 }
 

@@ -57,6 +57,7 @@ struct TunnelConfig {
   std::optional<std::uint16_t> remote_port;  // asked-for public port
   std::string pool;                          // "", "round-robin", "least-conn": share with other agents
   std::string health_check;                  // http: a path to GET; tcp: "connect"; "" = none
+  std::string private_name;                  // tcp: a private endpoint (no public port), see `connect`
   // http
   std::string subdomain, hostname;
   std::string host_header = "preserve";  // preserve | rewrite | a literal value

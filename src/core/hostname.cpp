@@ -2,6 +2,7 @@
 
 #include <idn2.h>
 
+#include <cctype>
 #include <climits>
 #include <cstddef>
 #include <iterator>
@@ -255,6 +256,32 @@ Result<std::string> subdomain_host(std::string_view subdomain, std::string_view 
                       host.size());
   }
   return host;
+}
+
+}  // namespace porthole
+
+namespace porthole {
+
+Result<std::string> normalize_private_name(std::string_view name) {
+  if (name.empty()) return make_error("the name is empty");
+  if (name.size() > kMaxLabelLength) return make_error("the name is longer than {} characters", kMaxLabelLength);
+  std::string out;
+  out.reserve(name.size());
+  for (const char ch : name) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) != 0 && c < 0x80) {
+      out += static_cast<char>(std::tolower(c));
+    } else if (c == '.' || c == '-' || c == '_') {
+      out += static_cast<char>(c);
+    } else {
+      return make_error("'{}' may hold only letters, digits, '.', '-' and '_'", shown(name));
+    }
+  }
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  if (!alnum(out.front()) || !alnum(out.back())) {
+    return make_error("'{}' must start and end with a letter or digit", out);
+  }
+  return out;
 }
 
 }  // namespace porthole

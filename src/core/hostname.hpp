@@ -39,4 +39,9 @@ std::string random_readable_name(std::uint64_t random);
 // the relay's --domain. Errors name which of the two is wrong.
 Result<std::string> subdomain_host(std::string_view subdomain, std::string_view domain);
 
+// A private (site-to-site) endpoint name, as `porthole tcp --private NAME` and `porthole
+// connect NAME` (ssh's %h) give it: lowercased, 1 to 63 characters of [a-z0-9._-] starting
+// and ending with a letter or digit ("pi", "db-1", "office.nas").
+Result<std::string> normalize_private_name(std::string_view name);
+
 }  // namespace porthole

@@ -63,6 +63,8 @@ Result<Control> decode_by_type(std::string_view type, Reader& r) {
     m.token_id = r.str("token_id");
     m.proof = r.str("proof");
     m.relay_host = r.str("relay_host", false);
+    if (auto role = r.str("role", false); !role.empty()) m.role = role;
+    if (m.role != "agent" && m.role != "connect") r.fail("field 'role' must be \"agent\" or \"connect\"");
     return finish(r, type, m);
   }
   if (type == "welcome") {
@@ -78,6 +80,8 @@ Result<Control> decode_by_type(std::string_view type, Reader& r) {
     m.subdomain = r.str("subdomain", false);
     m.hostname = r.str("hostname", false);
     m.pool = r.str("pool", false);
+    m.private_name = r.str("private", false);
+    if (m.proto == "private" && m.private_name.empty()) r.fail("field 'private' is missing or empty");
     if (m.tunnel.empty()) r.fail("field 'tunnel' is empty");
     if (!m.pool.empty() && m.pool != "round-robin" && m.pool != "least-conn") r.fail("field 'pool' is unknown");
     return finish(r, type, m);
@@ -112,7 +116,7 @@ Result<Control> decode_by_type(std::string_view type, Reader& r) {
 struct Encoder {
   json operator()(const Hello& m) const {
     return {{"type", "hello"}, {"version", m.version}, {"agent", m.agent}, {"token_id", m.token_id}, {"proof", m.proof},
-            {"relay_host", m.relay_host}};
+            {"relay_host", m.relay_host}, {"role", m.role}};
   }
   json operator()(const Welcome& m) const {
     return {{"type", "welcome"}, {"session_id", m.session_id}, {"relay_version", m.relay_version},
@@ -124,6 +128,7 @@ struct Encoder {
     if (!m.subdomain.empty()) j["subdomain"] = m.subdomain;
     if (!m.hostname.empty()) j["hostname"] = m.hostname;
     if (!m.pool.empty()) j["pool"] = m.pool;
+    if (!m.private_name.empty()) j["private"] = m.private_name;
     return j;
   }
   json operator()(const Bound& m) const { return {{"type", "bound"}, {"tunnel", m.tunnel}, {"public_url", m.public_url}}; }

@@ -22,6 +22,9 @@ struct Hello {
   std::string token_id;  // proto::token_id(token)
   std::string proof;     // hex HMAC over the TLS channel binding
   std::string relay_host;  // the relay host name the agent dialed (for URLs visitors can use)
+  // "agent" (serves tunnels) or "connect" (`porthole connect`: opens streams to private
+  // endpoints, binds nothing). Absent = "agent".
+  std::string role = "agent";
 };
 
 // relay -> agent: the session is authenticated.
@@ -42,6 +45,8 @@ struct Bind {
   // Several agents of one token share the endpoint ("round-robin" or "least-conn"); "" = no
   // pool: this agent takes the endpoint over.
   std::string pool;
+  // proto "private": the private (site-to-site) name, reached with `porthole connect NAME`.
+  std::string private_name;
 };
 
 // relay -> agent: the tunnel is live (or not).
@@ -99,6 +104,7 @@ struct OpenMeta {
   std::string tunnel;
   std::string visitor;  // HOST:PORT of the visitor
   std::string kind;     // what the stream carries: "" (raw bytes, tcp) or "http" (one exchange)
+                        // or, client -> relay, "connect": `tunnel` is the private name to reach
   // HOST:PORT the visitor connected to: the relay's listener, or the destination a trusted
   // proxy's PROXY header carried. Optional (older relays do not send it): for PROXY headers
   // towards the local service.

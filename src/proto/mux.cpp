@@ -85,6 +85,7 @@ Errc errc_of(std::uint32_t reset_code) {
     case ResetCode::protocol: return Errc::protocol;
     case ResetCode::shutdown: return Errc::shutdown;
     case ResetCode::timed_out: return Errc::timed_out;
+    case ResetCode::forbidden: return Errc::forbidden;
     case ResetCode::cancel: break;
   }
   return Errc::cancelled;
@@ -97,6 +98,7 @@ ResetCode reset_code_of(Errc code) {
     case Errc::protocol: return ResetCode::protocol;
     case Errc::shutdown: return ResetCode::shutdown;
     case Errc::timed_out: return ResetCode::timed_out;
+    case Errc::forbidden: return ResetCode::forbidden;
     default: return ResetCode::cancel;
   }
 }

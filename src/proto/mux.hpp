@@ -29,6 +29,7 @@ enum class ResetCode : std::uint32_t {
   protocol = 3,       // a protocol violation on this stream
   shutdown = 4,       // the peer is shutting down
   timed_out = 5,      // the local service did not answer in time
+  forbidden = 6,      // not allowed (a token's scope: a private name it may not reach)
 };
 
 // The error kind a RESET code stands for, and back (unknown codes are Errc::cancelled).

@@ -6,6 +6,7 @@
 #include "core/metrics.hpp"
 #include "net/tcp_stream.hpp"
 #include "proto/auth.hpp"
+#include "relay/connect_join.hpp"
 #include "relay/relay.hpp"
 
 namespace porthole::relay {
@@ -39,10 +40,17 @@ void AgentConn::start(std::chrono::seconds auth_timeout, std::function<void()> o
   cb.on_control = [weak](std::string_view m) {
     if (auto self = weak.lock()) self->on_control(m);
   };
+  cb.on_open = [weak](std::shared_ptr<session::MuxStream> stream, std::string_view metadata) {
+    if (auto self = weak.lock()) return self->on_stream(std::move(stream), metadata);
+    stream->reset(make_error(Errc::shutdown, "the relay is closing this session"));
+  };
   cb.on_close = [weak](std::string_view reason) {
     if (auto self = weak.lock()) {
       self->settle();
-      if (self->authenticated_) spdlog::info("agent {} ({}) disconnected: {}", self->name_, self->address_, reason);
+      if (self->authenticated_) {
+        spdlog::info("{} {} ({}) disconnected: {}", self->role_ == "connect" ? "connect client" : "agent", self->name_,
+                     self->address_, reason);
+      }
       self->relay_.on_closed(*self);
     }
   };
@@ -116,8 +124,10 @@ void AgentConn::on_hello(const proto::Hello& hello) {
   token_ = *token;
   name_ = hello.agent.empty() ? address_ : hello.agent;
   relay_host_ = hello.relay_host;
+  role_ = hello.role;
   session_->send_control(proto::encode(proto::Welcome{session_->id(), "0.1.0", address_}));
-  spdlog::info("agent {} connected from {} (token {}, session {})", name_, address_, token_.name, session_->id());
+  spdlog::info("{} {} connected from {} (token {}, session {})", role_ == "connect" ? "connect client" : "agent", name_,
+               address_, token_.name, session_->id());
   relay_.store().audit("agent_connected", fmt::format("{} from {} token={}", name_, address_, token_.name));
   settle();
 }
@@ -131,6 +141,25 @@ void AgentConn::on_bind(const proto::Bind& bind) {
   }
   tunnels_.insert(bind.tunnel);
   session_->send_control(proto::encode(proto::Bound{bind.tunnel, *url}));
+}
+
+// The peer opened a stream: `porthole connect` asking for a private endpoint. Frames are
+// handled in order, so a stream opened right after hello (zero round trips) finds the session
+// authenticated.
+void AgentConn::on_stream(std::shared_ptr<session::MuxStream> stream, std::string_view metadata) {
+  if (failed_) return stream->reset(make_error(Errc::forbidden, "the relay refused this session (see its fatal message)"));
+  if (!authenticated_) return stream->reset(make_error(Errc::protocol, "no stream may be opened before hello"));
+  auto meta = proto::decode_open(metadata);
+  if (!meta) {
+    control_errors().inc();
+    return stream->reset(Error{meta.error().message, Errc::protocol});
+  }
+  if (meta->kind != "connect") {
+    control_errors().inc();
+    return stream->reset(make_error(Errc::protocol, "the relay accepts only \"connect\" streams, not '{}'", meta->kind));
+  }
+  join_connect(relay_.registry(), relay_.store(), token_, fmt::format("{} ({})", name_, address_), std::move(stream),
+               meta->tunnel);
 }
 
 void AgentConn::on_probe(const proto::Probe& probe) {

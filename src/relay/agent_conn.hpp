@@ -1,5 +1,6 @@
 // The relay's side of one agent session: authentication, then the agent's control requests
-// (bind, unbind, probe). Visitor streams are opened by the endpoints.
+// (bind, unbind, probe). Visitor streams are opened by the endpoints; streams the peer opens are
+// `porthole connect` streams to private endpoints (connect_join.hpp).
 #pragma once
 
 #include <chrono>
@@ -40,6 +41,7 @@ class AgentConn : public std::enable_shared_from_this<AgentConn> {
   void on_hello(const proto::Hello& hello);
   void on_bind(const proto::Bind& bind);
   void on_probe(const proto::Probe& probe);
+  void on_stream(std::shared_ptr<session::MuxStream> stream, std::string_view metadata);
   void fail(std::string_view code, std::string_view message);
   void settle();
 
@@ -49,6 +51,7 @@ class AgentConn : public std::enable_shared_from_this<AgentConn> {
   std::string address_;  // the agent's HOST:PORT as seen here
   std::string name_;
   std::string relay_host_;
+  std::string role_ = "agent";  // or "connect" (porthole connect)
   TokenRecord token_;
   bool authenticated_ = false;
   bool failed_ = false;  // a fatal error was sent; everything after it is ignored

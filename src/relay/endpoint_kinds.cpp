@@ -7,6 +7,7 @@ constexpr EndpointKind kEndpointKinds[] = {
     {"tcp", bind_tcp},
     {"http", bind_http},
     {"udp", bind_udp},
+    {"private", bind_private},
 };
 }  // namespace
 

@@ -56,5 +56,6 @@ std::vector<Member> attach_member(Endpoint& ep, const BindRequest& req);
 Result<Bound> bind_tcp(BindContext& ctx, const BindRequest& req);
 Result<Bound> bind_http(BindContext& ctx, const BindRequest& req);
 Result<Bound> bind_udp(BindContext& ctx, const BindRequest& req);  // udp_endpoint.cpp
+Result<Bound> bind_private(BindContext& ctx, const BindRequest& req);
 
 }  // namespace porthole::relay

@@ -81,6 +81,10 @@ bool private_allowed(const Scopes& s, std::string_view name) {
   return glob_list_match(s.allow_private, name);
 }
 
+bool connect_allowed(const Scopes& s, std::string_view name, bool own) {
+  return own || (!s.allow_connect.empty() && glob_list_match(s.allow_connect, name));
+}
+
 bool hostname_allowed(const Scopes& s, std::string_view host) {
   if (s.allow_hostname.empty()) return true;
   if (!host.starts_with("*.")) return glob_list_match(s.allow_hostname, host);
@@ -104,8 +108,13 @@ std::optional<PortRange> allowed_port_range(const Scopes& s, PortRange relay_ran
 }
 
 Result<Scopes> parse_scopes(std::string_view allow_subdomain, std::string_view allow_port,
-                            std::string_view allow_private, std::string_view allow_hostname) {
+                            std::string_view allow_private, std::string_view allow_hostname,
+                            std::string_view allow_connect) {
   Scopes s;
+  if (!allow_connect.empty()) {
+    if (auto r = check_glob_list("--allow-connect", allow_connect); !r) return r.error();
+    s.allow_connect = allow_connect;
+  }
   if (!allow_subdomain.empty()) {
     if (auto r = check_glob_list("--allow-subdomain", allow_subdomain); !r) return r.error();
     s.allow_subdomain = allow_subdomain;
@@ -143,6 +152,7 @@ std::string describe(const Scopes& s) {
   add("hostname", s.allow_hostname);
   add("port", format_port_scope(s.allow_port));
   add("private", s.allow_private);
+  add("connect", s.allow_connect);
   return out.empty() ? "any" : out;
 }
 

@@ -18,6 +18,7 @@ struct Scopes {
   std::string allow_hostname;           // glob list for custom HTTP host names, "" = any
   std::optional<PortRange> allow_port;  // public TCP/UDP ports, nullopt = any
   std::string allow_private;            // glob list for private (site-to-site) names, "" = any
+  std::string allow_connect;            // glob list of private names it may reach, "" = its own only
   friend bool operator==(const Scopes&, const Scopes&) = default;
 };
 
@@ -28,6 +29,11 @@ bool glob_list_match(std::string_view list, std::string_view text);
 bool subdomain_allowed(const Scopes& s, std::string_view subdomain);
 bool port_allowed(const Scopes& s, std::uint16_t port);
 bool private_allowed(const Scopes& s, std::string_view name);
+// May a token reach the private name `name` with `porthole connect`? Its own names (`own`:
+// the token holds the name) always; others only through a non-empty allow_connect that
+// matches. An empty allow_connect is not "any" here: reaching another token's private service
+// must be granted explicitly (`--allow-connect '*'` for all).
+bool connect_allowed(const Scopes& s, std::string_view name, bool own);
 // `host` is normalised (core/hostname.hpp), IDN labels in their xn-- form. A wildcard host
 // "*.S" covers every name under S, so it is allowed only by a glob that allows all of them: one
 // starting with '*' that matches ".S" ('*.example.test' or '*' allow '*.example.test'; 'a*',
@@ -42,7 +48,8 @@ std::optional<PortRange> allowed_port_range(const Scopes& s, PortRange relay_ran
 // Validates the flag/column text ("" for any): globs of [A-Za-z0-9*?._-] (host names: without
 // '_') with ',' between globs, port "LO-HI" or "PORT". Errors name the flag.
 Result<Scopes> parse_scopes(std::string_view allow_subdomain, std::string_view allow_port,
-                            std::string_view allow_private, std::string_view allow_hostname);
+                            std::string_view allow_private, std::string_view allow_hostname,
+                            std::string_view allow_connect = {});
 
 // "LO-HI" ("" for any).
 std::string format_port_scope(const std::optional<PortRange>& r);

@@ -21,7 +21,7 @@ namespace {
 
 constexpr std::string_view kTokenColumns =
     "SELECT name, id, key, allow_subdomain, allow_port, allow_private, created_at, revoked_at, "
-    "allow_hostname "
+    "allow_hostname, allow_connect "
     "FROM tokens ";
 constexpr std::string_view kHostnameColumns =
     "SELECT host, token_name, tunnel_name, random, created_at FROM hostnames ";
@@ -49,7 +49,8 @@ Result<TokenRecord> row_to_record(const sqlite::Statement& st) {
   if (key.size() != rec.key.size())
     return make_error("token {}: stored key has {} bytes", rec.name, key.size());
   std::copy(key.begin(), key.end(), rec.key.begin());
-  auto scopes = parse_scopes(st.column_text(3), st.column_text(4), st.column_text(5), st.column_text(8));
+  auto scopes = parse_scopes(st.column_text(3), st.column_text(4), st.column_text(5), st.column_text(8),
+                             st.column_text(9));
   if (!scopes) return make_error("token {}: stored scope: {}", rec.name, scopes.error().message);
   rec.scopes = *scopes;
   rec.created_at = st.column_int(6);
@@ -112,7 +113,7 @@ Result<void> Store::init() {
   std::pair<sqlite::Statement*, std::string> sqls[] = {
       {&st_->insert_token,
        "INSERT INTO tokens(name, id, key, allow_subdomain, allow_port, allow_private, created_at, "
-       "allow_hostname) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+       "allow_hostname, allow_connect) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
       {&st_->delete_revoked_name, "DELETE FROM tokens WHERE name = ?1 AND revoked_at IS NOT NULL"},
       {&st_->token_by_id, cols + "WHERE id = ?1"},
       {&st_->token_by_name, cols + "WHERE name = ?1"},
@@ -172,6 +173,7 @@ Result<std::string> Store::create_token(std::string_view name, const Scopes& sco
                .bind(6, scopes.allow_private)
                .bind(7, now_s())
                .bind(8, scopes.allow_hostname)
+               .bind(9, scopes.allow_connect)
                .run();
   if (!r) {
     if (r.error().message.find("UNIQUE") != std::string::npos)
@@ -276,6 +278,7 @@ Result<void> Store::revoke_token(std::string_view name) {
   if (auto r = st_->release_all_of_token.bind(1, name).run(); !r) return r;
   if (auto r = st_->release_hostnames_of_token.bind(1, name).run(); !r) return r;
   if (auto r = release_udp_ports_locked(name); !r) return r;
+  if (auto r = release_private_names_locked(name); !r) return r;
   return tx.commit();
 }
 

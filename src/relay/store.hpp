@@ -97,6 +97,13 @@ class Store {
   // Fails when `token_name` does not hold `host`.
   Result<void> release_hostname(std::string_view host, std::string_view token_name);
 
+  // Private (site-to-site) names belong to the token that registered them, like host names
+  // (store_private.cpp). `name` must be normalised (normalize_private_name). Inserts, or moves
+  // the name to `tunnel_name` when this token already holds it; fails with "private name NAME
+  // is held by another token" otherwise.
+  Result<void> claim_private_name(std::string_view name, std::string_view token_name, std::string_view tunnel_name);
+  std::optional<std::string> private_name_owner(std::string_view name) const;
+
   // Appends a timestamped row; failures are logged and counted, never thrown.
   void audit(std::string_view event, std::string_view detail);
   // Newest first.
@@ -114,6 +121,7 @@ class Store {
   Result<void> init();
   std::optional<TokenRecord> find_stored(std::string_view column_sql, std::string_view value) const;
   std::optional<HostnameClaim> hostname_row(std::string_view host) const;
+  Result<void> release_private_names_locked(std::string_view token_name);  // mu_ held
 
   Result<void> release_udp_ports_locked(std::string_view token_name);  // mu_ held (revoke)
   mutable std::mutex mu_;

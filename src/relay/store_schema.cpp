@@ -61,6 +61,18 @@ CREATE TABLE udp_reservations(
 );
 PRAGMA user_version = 3;
 )sql",
+    // 3 → 4: private (site-to-site) names, who holds which, and the scope of names a token may
+    // reach with `porthole connect`.
+    R"sql(
+ALTER TABLE tokens ADD COLUMN allow_connect TEXT NOT NULL DEFAULT '';
+CREATE TABLE private_names(
+  name TEXT PRIMARY KEY,
+  token_name TEXT NOT NULL,
+  tunnel_name TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+PRAGMA user_version = 4;
+)sql",
 };
 static_assert(static_cast<int>(std::size(kMigrations)) == kStoreSchemaVersion);
 

@@ -5,10 +5,10 @@
 using namespace porthole::proto;
 
 TEST(Messages, RoundTripEveryType) {
-  std::vector<Control> all = {Hello{1, "pi", "abcd", "ff", "relay.example"},
+  std::vector<Control> all = {Hello{1, "pi", "abcd", "ff", "relay.example", "agent"},
                               Welcome{"s1", "0.1", "1.2.3.4:5"},
-                              Bind{"ssh", "tcp", 2222, "127.0.0.1:22", "", "", ""},
-                              Bind{"web", "http", std::nullopt, "127.0.0.1:3000", "app", "", "least-conn"},
+                              Bind{"ssh", "tcp", 2222, "127.0.0.1:22", "", "", "", ""},
+                              Bind{"web", "http", std::nullopt, "127.0.0.1:3000", "app", "", "least-conn", ""},
                               Bound{"ssh", "tcp://localhost:2222"},
                               BindError{"ssh", "port taken"}, Unbind{"ssh"},
                               TakenOver{"ssh", "tcp://localhost:2222", "198.51.100.2:4000"}, Probe{25565},

@@ -1,0 +1,94 @@
+#include "relay/connect_join.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "core/hostname.hpp"
+#include "core/metrics.hpp"
+#include "net/pump.hpp"
+#include "proto/messages.hpp"
+#include "relay/scopes.hpp"
+
+namespace porthole::relay {
+
+namespace asio = net::asio;
+
+namespace {
+
+metrics::Counter& connects(std::string_view result) {
+  auto make = [](const char* r) -> metrics::Counter& {
+    return metrics::counter(fmt::format("porthole_relay_connects_total{{result=\"{}\"}}", r),
+                            "porthole connect streams to private endpoints, by result");
+  };
+  if (result == "ok") {
+    static auto& c = make("ok");
+    return c;
+  }
+  if (result == "forbidden") {
+    static auto& c = make("forbidden");
+    return c;
+  }
+  static auto& c = make("no_endpoint");
+  return c;
+}
+
+metrics::Gauge& open_gauge() {
+  static auto& g = metrics::gauge("porthole_relay_connects_open", "porthole connect streams open now");
+  return g;
+}
+
+net::Task<void> join(std::shared_ptr<session::MuxStream> client, std::shared_ptr<session::MuxStream> agent,
+                     Pick pick, std::string label) {
+  open_gauge().add(1);
+  auto r = co_await net::pump(*client, *agent);
+  open_gauge().add(-1);
+  spdlog::debug("connect {}: done: {} bytes to the agent, {} back{}{}", label, r.a_to_b, r.b_to_a,
+                r.error.empty() ? "" : ", ", r.error);
+  (void)pick;  // counted as open on its member until here
+}
+
+}  // namespace
+
+void join_connect(EndpointRegistry& registry, Store& store, const TokenRecord& token, const std::string& client,
+                  std::shared_ptr<session::MuxStream> stream, std::string_view name) {
+  auto norm = normalize_private_name(name);
+  if (!norm) {
+    connects("no_endpoint").inc();
+    return stream->reset(make_error(Errc::no_such_tunnel, "'{}' is not a private name: {}", name, norm.error().message));
+  }
+  auto ep = registry.find("private", *norm);
+  const auto owner = ep ? ep->token() : store.private_name_owner(*norm).value_or("");
+  const bool own = !owner.empty() && owner == token.name;
+  if (!connect_allowed(token.scopes, *norm, own)) {
+    connects("forbidden").inc();
+    spdlog::warn("connect from {} (token {}) to private name {} refused: the token may not reach it (allow-connect: {})",
+                 client, token.name, *norm, token.scopes.allow_connect.empty() ? "its own names only"
+                                                                              : token.scopes.allow_connect);
+    return stream->reset(make_error(Errc::forbidden,
+                                    "this token may not reach the private name {} (ask the relay's operator for "
+                                    "`--allow-connect`)",
+                                    *norm));
+  }
+  auto pick = ep ? ep->pick() : std::nullopt;
+  if (!pick) {
+    connects("no_endpoint").inc();
+    spdlog::info("connect from {} (token {}) to private name {}: no agent serves it now", client, token.name, *norm);
+    return stream->reset(make_error(Errc::no_such_tunnel, "no agent serves the private name {} now", *norm));
+  }
+  auto out = pick->session().open_stream(proto::encode(proto::OpenMeta{pick->tunnel(), client, ""}));
+  if (!out) {
+    connects("no_endpoint").inc();
+    return stream->reset(make_error(Errc::no_such_tunnel, "private name {}: {}", *norm, out.error().message));
+  }
+  connects("ok").inc();
+  ep->count_visitor();
+  spdlog::debug("connect from {} (token {}) to private name {}", client, token.name, *norm);
+  auto ex = stream->session().transport().socket().get_executor();
+  asio::co_spawn(
+      ex,
+      [c = std::move(stream), a = std::move(*out), p = std::move(*pick), label = client + " -> " + *norm]() mutable {
+        return join(std::move(c), std::move(a), std::move(p), std::move(label));
+      },
+      asio::detached);
+}
+
+}  // namespace porthole::relay

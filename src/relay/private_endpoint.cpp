@@ -1,0 +1,44 @@
+// Private endpoints: a name with no public listener at all. Nothing reaches it but a
+// `porthole connect NAME` session whose token may (connect_join.cpp). Names are owned by the
+// token that registered them first (SQLite private_names), like HTTP host names.
+#include <spdlog/spdlog.h>
+
+#include "core/hostname.hpp"
+#include "relay/endpoint_kinds.hpp"
+#include "relay/scopes.hpp"
+
+namespace porthole::relay {
+
+namespace {
+
+class PrivateEndpoint final : public Endpoint {
+ public:
+  PrivateEndpoint(std::string name, std::string token)
+      : Endpoint("private", name, std::move(token), "private://" + name) {}
+};
+
+}  // namespace
+
+Result<Bound> bind_private(BindContext& ctx, const BindRequest& req) {
+  auto name = normalize_private_name(req.bind.private_name);
+  if (!name) return make_error("--private {}: {}", req.bind.private_name, name.error().message);
+  if (!private_allowed(req.token.scopes, *name)) {
+    return make_error(Errc::forbidden, "this token may not register the private name {} (allowed: {})", *name,
+                      req.token.scopes.allow_private);
+  }
+  if (auto r = ctx.store.claim_private_name(*name, req.token.name, req.bind.tunnel); !r) {
+    return Error{r.error().message, Errc::conflict};
+  }
+  if (auto ep = ctx.registry.find("private", *name)) {
+    if (ep->token() != req.token.name) {
+      return make_error(Errc::conflict, "private name {} is held by another token", *name);
+    }
+    return Bound{ep, attach_member(*ep, req)};
+  }
+  auto ep = std::make_shared<PrivateEndpoint>(*name, req.token.name);
+  auto displaced = attach_member(*ep, req);
+  ctx.registry.add(ep, false);
+  return Bound{ep, std::move(displaced)};
+}
+
+}  // namespace porthole::relay
