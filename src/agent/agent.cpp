@@ -98,6 +98,7 @@ net::Task<Result<void>> Agent::run_session() {
     b.subdomain = t.config.subdomain;
     b.hostname = t.config.hostname;
     b.pool = t.config.pool;
+    b.policy = t.config.policy;
     session_->send_control(proto::encode(b));
   }
   while (!session_->closed()) co_await session_ended_.wait();

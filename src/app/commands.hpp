@@ -21,10 +21,12 @@ void add_map(CLI::App& app, Run& run);       // porthole map add|list|remove|ext
 void add_ports(CLI::App& app, Run& run);     // porthole ports
 void add_doctor(CLI::App& app, Run& run);    // porthole doctor
 void add_demo(CLI::App& app, Run& run);      // porthole demo
+void add_policy(CLI::App& app, Run& run);    // porthole policy test|hash-password
 
 inline constexpr AddCommand kCommands[] = {
     add_relay, add_expose, add_start, add_config, add_token,
     add_map,   add_ports,  add_doctor, add_demo,
+    add_policy,
 };
 
 }  // namespace porthole::app

@@ -44,6 +44,9 @@ struct RelayConfig {
   Seconds http_body_timeout{60};     // a body may stall this long
   Seconds upstream_timeout{60};      // the local service must start its response within this
   std::uint32_t max_http_conns_per_ip = 256;  // at the cap the oldest idle one is closed
+  // Operator rules ([policy] in relay.toml), as canonical policy TOML; evaluated before every
+  // endpoint's own rules (docs/policy.md). "" = none.
+  std::string policy;
 };
 
 struct TunnelConfig {
@@ -58,6 +61,11 @@ struct TunnelConfig {
   std::string host_header = "preserve";  // preserve | rewrite | a literal value
   std::string upstream = "http";         // http | https (the local service speaks TLS)
   bool upstream_insecure = false;        // do not verify the local service's certificate
+  // Traffic policy (docs/policy.md) as a canonical TOML document, sent in Bind; "" = none.
+  // From [tunnel.policy] inline, or `policy_file` (read by load_agent_config).
+  std::string policy;
+  std::string policy_file;
+  bool allow_public = false;  // tcp: expose a sensitive port (database, RDP, ...) anyway
   std::optional<int> source_line;            // where it was defined, for messages
 };
 

@@ -42,6 +42,9 @@ struct Bind {
   // Several agents of one token share the endpoint ("round-robin" or "least-conn"); "" = no
   // pool: this agent takes the endpoint over.
   std::string pool;
+  // The tunnel's traffic policy as a canonical TOML document ("" = none; docs/policy.md). Up to
+  // 60 KiB; the relay compiles it once for the endpoint.
+  std::string policy;
 };
 
 // relay -> agent: the tunnel is live (or not).

@@ -7,8 +7,8 @@
 #include "net/listen.hpp"
 #include "net/tcp_stream.hpp"
 #include "net/watchdog.hpp"
-#include "policy/decision.hpp"
 #include "relay/http_exchange.hpp"
+#include "relay/policy_step.hpp"
 
 namespace porthole::relay {
 
@@ -52,6 +52,17 @@ std::string routable(http1::RequestHead& head) {
     }
   }
   return {};
+}
+
+// The on_http_response step for this request (nothing when the endpoint has no policy).
+std::function<void(http1::ResponseHead&)> response_hook(const std::shared_ptr<Endpoint>& ep, const std::string& ip,
+                                                        const http1::RequestHead& head) {
+  if (!ep->has_policy()) return {};
+  http1::RequestHead req;
+  req.method = head.method;
+  req.host = head.host;
+  req.target = head.target;
+  return [ep, ip, req](http1::ResponseHead& rh) { response_policy(*ep, ip, req, rh); };
 }
 
 }  // namespace
@@ -151,7 +162,7 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
   http1::ForwardContext fctx;
   fctx.client_ip = v.ip;
   fctx.trusted_peer = trusted_.contains(v.ip);
-  ExchangeOptions xo{cfg_.upstream_timeout, cfg_.http_body_timeout};
+  ExchangeOptions xo{cfg_.upstream_timeout, cfg_.http_body_timeout, {}};
   net::MessageReader reader(vs);
   net::Watchdog dog(vs.socket().get_executor());
   bool first = true;
@@ -200,9 +211,12 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
       if (!keep) break;
       continue;
     }
-    // Policy step (allows everything until the access-control rules land).
-    auto decision = policy::on_http_request(policy::Visitor{v.ip, head.host}, policy::HttpFacts{head.method, head.target});
-    if (!decision.allow) break;
+    // Policy step (relay_policy.cpp): the operator's rules, then the endpoint's.
+    auto step = co_await request_policy(*ep, vs, head, v.ip);
+    if (!step.forward) {
+      if (!step.keep_alive) break;
+      continue;
+    }
     auto pick = ep->pick();
     if (!pick) {
       std::string detail = fmt::format("the agent for {} is offline", head.host);
@@ -212,6 +226,7 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
       continue;
     }
     ep->count_visitor();
+    xo.on_response = response_hook(ep, v.ip, head);
     http1::prepare_request(head, fctx);
     auto x = co_await forward_exchange(*pick, vs, reader, head, visitor_addr, xo);
     if (!x.keep_alive) break;

@@ -6,9 +6,9 @@
 #include "net/listen.hpp"
 #include "net/pump.hpp"
 #include "net/tcp_stream.hpp"
-#include "policy/decision.hpp"
 #include "proto/messages.hpp"
 #include "relay/endpoint_kinds.hpp"
+#include "relay/policy_step.hpp"
 #include "relay/port_choice.hpp"
 
 namespace porthole::relay {
@@ -76,9 +76,9 @@ net::Task<void> TcpEndpoint::accept_loop() {
       co_await net::sleep_for(std::chrono::milliseconds(50));  // e.g. out of descriptors: back off
       continue;
     }
-    // Policy step (allows everything until the access-control rules land).
+    // Policy step (policy_step.cpp): the operator's rules, then the endpoint's.
     const auto ip = peer.address().to_string();
-    if (!policy::on_tcp_connect(policy::Visitor{ip, {}}).allow) {
+    if (!tcp_allowed(*this, ip)) {
       net::TcpStream(std::move(sock)).abort("denied by policy");
       continue;
     }
