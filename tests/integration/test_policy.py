@@ -209,6 +209,42 @@ actions = [{ type = "allow" }]
             origin.close()
 
 
+class SensitivePortTest(CheckedProcesses, unittest.TestCase):
+    def run_tcp(self, relay, *args):
+        return subprocess.run([BIN, "tcp", *args, "--relay", relay.addr, "--relay-fingerprint", relay.fingerprint,
+                               "--token", relay.token, "--inspect", "off", "--exit-on-failure"],
+                              capture_output=True, text=True, timeout=scaled(20))
+
+    def test_refused_by_port_and_by_process(self):
+        relay = Relay()
+        out = self.run_tcp(relay, "5432")
+        self.assertEqual(out.returncode, 2, out.stderr)
+        self.assertIn("refusing a public tcp endpoint for PostgreSQL (local port 5432)", out.stderr)
+        self.assertIn("--private NAME", out.stderr)
+        self.assertIn("porthole connect NAME", out.stderr)
+        # A Postgres on another port is still a Postgres: the process listening on it tells.
+        d = tempfile.mkdtemp(prefix="porthole-fake-pg-")
+        fake = os.path.join(d, "postgres")
+        os.symlink(sys.executable, fake)
+        srv = subprocess.Popen([fake, "-c", "import socket,sys,time\n"
+                                "s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); print(s.getsockname()[1], flush=True)\n"
+                                "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+        try:
+            port = srv.stdout.readline().strip()
+            out = self.run_tcp(relay, port)
+            self.assertEqual(out.returncode, 2, out.stderr)
+            self.assertIn(f"PostgreSQL (local port {port}, process postgres)", out.stderr)
+        finally:
+            srv.kill()
+            srv.wait()
+            srv.stdout.close()
+        # An IP allow rule, or --allow-public, lets it through.
+        for extra in (["--allow-cidr", "127.0.0.1"], ["--allow-public"]):
+            a = Agent(relay.addr, relay.fingerprint, 5432, extra=extra)
+            a.public_port(timeout=scaled(10))
+            a.proc.stop()
+
+
 class CliTest(unittest.TestCase):
     def test_policy_test_explains(self):
         path = write(POLICY)

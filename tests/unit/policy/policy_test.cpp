@@ -7,6 +7,7 @@
 #include "policy/codec.hpp"
 #include "policy/decision.hpp"
 #include "policy/rate_limit.hpp"
+#include "policy/sensitive.hpp"
 
 namespace porthole::policy {
 namespace {
@@ -456,6 +457,27 @@ actions = [{ type = "deny" }]
                                           "relay.toml");
   ASSERT_TRUE(relay) << relay.error().message;
   EXPECT_NE(relay->policy.find("global"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace porthole::policy
+
+namespace porthole::policy {
+namespace {
+
+TEST(PolicySensitive, PortsAndProcesses) {
+  EXPECT_EQ(sensitive_port(5432).value_or(""), "PostgreSQL");
+  EXPECT_EQ(sensitive_port(5902).value_or(""), "VNC");
+  EXPECT_EQ(sensitive_port(2376).value_or(""), "the Docker API");
+  EXPECT_FALSE(sensitive_port(8080));
+  EXPECT_FALSE(sensitive_port(22));
+  EXPECT_EQ(sensitive_process("postgres").value_or(""), "PostgreSQL");
+  EXPECT_FALSE(sensitive_process("nginx"));
+  const auto m = sensitive_refusal("db", 6000, "PostgreSQL", "postgres");
+  EXPECT_NE(m.find("--private NAME"), std::string::npos);
+  EXPECT_NE(m.find("porthole connect NAME"), std::string::npos);
+  EXPECT_NE(m.find("--allow-public"), std::string::npos);
+  EXPECT_NE(m.find("process postgres"), std::string::npos);
 }
 
 }  // namespace
