@@ -30,7 +30,7 @@ Result<std::string> policy_document(ExposeOptions o, const std::string& kind) {
   o.sugar.http = kind == "http";
   const auto& s = o.sugar;
   if (o.policy_file.empty() && s.allow_cidr.empty() && s.deny_cidr.empty() && s.basic_auth.empty() &&
-      s.rate_limit.empty()) {
+      s.rate_limit.empty() && s.webhook.empty() && s.webhook_secret.empty()) {
     return std::string();
   }
   auto p = o.policy_file.empty() ? config::parse_policy("", "flags", &o.sugar) : config::load_policy(o.policy_file, &o.sugar);
@@ -121,6 +121,9 @@ void add_expose(CLI::App& app, Run& run) {
   h->add_option("--basic-auth", http->sugar.basic_auth,
                 "Require this USER:PASSWORD (repeatable; hashed before it leaves; USER:$scrypt$... taken as is)");
   t->add_flag("--allow-public", tcp->allow_public, "Expose a sensitive port (database, RDP, ...) to everyone anyway");
+  h->add_option("--verify-webhook", http->sugar.webhook,
+                "Verify signatures: stripe, github, slack, twilio, shopify, standard (svix) (401 otherwise)");
+  h->add_option("--verify-webhook-secret", http->sugar.webhook_secret, "The webhook signing secret");
   h->add_option("--subdomain", http->subdomain, "Ask for SUBDOMAIN.DOMAIN of the relay");
   h->add_option("--hostname", http->hostname, "Ask for this host name (a custom domain; *.example.com works)");
   h->add_option("--host-header", http->host_header,

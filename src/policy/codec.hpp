@@ -38,6 +38,7 @@ struct Sugar {
   std::vector<std::string> allow_cidr, deny_cidr;
   std::vector<std::string> basic_auth;  // USER:PASS (hashed into the policy) or USER:$scrypt$...
   std::string rate_limit;               // N/s, N/m
+  std::string webhook, webhook_secret;  // --verify-webhook PROVIDER --verify-webhook-secret S
   bool http = true;                     // false: a tcp tunnel (on_tcp_connect)
 };
 // Adds the sugar's rule in front of `t`'s on_http_request (on_tcp_connect for tcp) rules.

@@ -6,6 +6,7 @@
 #include "policy/basic_auth.hpp"
 #include "policy/policy.hpp"
 #include "policy/rate_limit.hpp"
+#include "policy/webhook.hpp"
 
 namespace porthole::policy {
 
@@ -237,7 +238,28 @@ bool run(const Action& a, const Input& in, Decision& d, bool& stop) {
       d.identity = user;
       return true;
     }
+    case K::verify_webhook: {
+      if (in.body == nullptr) {
+        d.needs_body = true;
+        d.max_body = a.max_body;
+        return false;
+      }
+      WebhookInput wi;
+      wi.headers = &in.headers;
+      wi.body = *in.body;
+      const auto* host = find_header(in, "Host");  // with its port, as the sender wrote the URL
+      const std::string url = fmt::format("{}://{}{}", in.scheme, host ? host->value : in.host, in.target);
+      wi.url = url;
+      wi.unix_seconds = in.unix_seconds;
+      auto r = verify_webhook(*a.webhook, wi);
+      if (!r.ok) {
+        deny(d, 401, r.reason, r.counter);
+        return false;
+      }
+      return true;
+    }
     case K::rate_limit: {
+      if (in.probe) return true;
       std::string key;
       switch (a.limiter->key()) {
         case RateLimiter::Key::ip:
@@ -306,6 +328,7 @@ Decision evaluate(const Policy& p, Phase phase, const Input& in, bool explain) {
     bool stop = false;
     for (const auto& a : rule.actions) {
       if (!run(a, in, d, stop)) {
+        if (d.needs_body) return d;
         if (explain) {
           d.trace.push_back(d.status == 0 ? fmt::format("  -> close: {}", d.reason)
                                           : fmt::format("  -> answer {}: {}", d.status, d.reason));

@@ -65,6 +65,7 @@ struct Condition {
 
 class RateLimiter;
 class BasicAuth;
+struct WebhookSpec;
 
 struct Header {
   std::string name, value;
@@ -73,7 +74,7 @@ struct Header {
 struct Action {
   enum class Kind {
     allow, deny, custom_response, redirect, url_rewrite, add_headers, remove_headers,
-    restrict_ips, basic_auth, rate_limit
+    restrict_ips, basic_auth, rate_limit, verify_webhook
   } kind;
   int status = 0;
   std::string body, to;
@@ -85,6 +86,8 @@ struct Action {
   bool has_allow = false;
   std::shared_ptr<BasicAuth> auth;
   std::shared_ptr<RateLimiter> limiter;
+  std::shared_ptr<const WebhookSpec> webhook;
+  std::uint64_t max_body = 1 << 20;  // verify-webhook: the body is buffered up to this (413 above)
 };
 
 struct Rule {
@@ -98,6 +101,7 @@ struct Rule {
 struct Policy {
   std::array<std::vector<Rule>, 3> phases;
   std::string canonical;  // the document as TOML: what the agent sends in Bind
+  bool needs_body = false;  // some on_http_request rule verifies a webhook (the body is read first)
   bool empty() const {
     return phases[0].empty() && phases[1].empty() && phases[2].empty();
   }
@@ -120,6 +124,11 @@ struct Input {
   std::int64_t unix_seconds = 0;          // wall clock (time windows)
   std::int64_t now_ms = 0;                // monotonic (rate limits)
   std::string_view identity;              // set by an earlier authentication
+  std::string_view scheme = "http";       // how the visitor reached the relay (webhook URLs)
+  const std::string* body = nullptr;      // the request body, once buffered (verify-webhook)
+  // A probe run (bodies not read yet): stops at the first verify-webhook it reaches (setting
+  // Decision::needs_body) and counts no rate limit; the real run follows.
+  bool probe = false;
 };
 
 struct Decision {
@@ -136,6 +145,8 @@ struct Decision {
   std::vector<std::string> remove_headers;
   std::optional<std::string> new_target;
   std::string identity;  // the authenticated user, for the upstream and rate-limit keys
+  bool needs_body = false;     // probe: a verify-webhook was reached; read up to max_body and run again
+  std::uint64_t max_body = 0;
   std::vector<std::string> trace;  // with `explain`: every rule looked at, and why
 };
 

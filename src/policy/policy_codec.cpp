@@ -10,6 +10,7 @@
 #include "policy/basic_auth.hpp"
 #include "policy/codec.hpp"
 #include "policy/rate_limit.hpp"
+#include "policy/webhook.hpp"
 
 namespace porthole::policy {
 
@@ -539,6 +540,31 @@ void read_rate_limit(Tab& t, Phase phase, Action& a) {
   a.limiter = std::make_shared<RateLimiter>(r.first, r.second, k, header, static_cast<std::size_t>(max_keys));
 }
 
+void read_webhook(Tab& t, Phase, Action& a) {
+  auto spec = std::make_shared<WebhookSpec>();
+  std::string provider;
+  if (t.str("provider", provider, true)) {
+    auto p = webhook_provider(provider);
+    if (!p) t.problem_at(t.take("provider"), "provider", p.error().message);
+    else spec->provider = *p;
+  }
+  t.str("secret", spec->secret, true);
+  t.str("header", spec->header);
+  t.str("algorithm", spec->algorithm);
+  t.str("encoding", spec->encoding);
+  t.str("prefix", spec->prefix);
+  t.str("content", spec->content);
+  t.str("timestamp_header", spec->timestamp_header);
+  std::int64_t tol = spec->tolerance_s, max = static_cast<std::int64_t>(a.max_body);
+  t.integer("tolerance", tol, 1, 86400);
+  spec->tolerance_s = tol;
+  if (t.integer("max_body", max, 1, 64 << 20)) a.max_body = static_cast<std::uint64_t>(max);
+  if (!provider.empty() && !spec->secret.empty()) {
+    if (auto r = check_webhook_spec(*spec); !r) t.problem_at(nullptr, "provider", r.error().message);
+  }
+  a.webhook = std::move(spec);
+}
+
 struct ActionKind {
   std::string_view name;
   Action::Kind kind;
@@ -557,6 +583,7 @@ constexpr ActionKind kActions[] = {
     {"restrict-ips", Action::Kind::restrict_ips, read_restrict, 0b011},
     {"basic-auth", Action::Kind::basic_auth, read_basic_auth, 0b010},
     {"rate-limit", Action::Kind::rate_limit, read_rate_limit, 0b011},
+    {"verify-webhook", Action::Kind::verify_webhook, read_webhook, 0b010},
 };
 
 void read_action(const toml::table& tbl, const std::string& path, Phase phase, std::vector<Problem>& probs,
@@ -632,6 +659,9 @@ std::shared_ptr<Policy> read_policy(const toml::table& t, std::string_view prefi
   std::int64_t version = 1;
   root.integer("version", version, 1, 1);
   for (int i = 0; i < 3; ++i) read_rules(root, static_cast<Phase>(i), *p);
+  for (const auto& r : p->rules(Phase::http_request)) {
+    for (const auto& a : r.actions) p->needs_body = p->needs_body || a.kind == Action::Kind::verify_webhook;
+  }
   root.finish();
   std::ostringstream os;
   os << toml::toml_formatter(t, toml::format_flags::none);

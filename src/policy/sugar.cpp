@@ -65,6 +65,13 @@ Result<void> apply_sugar(toml::table& t, const Sugar& s) {
     }
     actions.push_back(toml::table{{"type", "basic-auth"}, {"users", strings(users)}});
   }
+  if (!s.webhook.empty() || !s.webhook_secret.empty()) {
+    if (!http) return make_error("--verify-webhook: only for http tunnels");
+    if (s.webhook.empty() || s.webhook_secret.empty()) {
+      return make_error("--verify-webhook PROVIDER needs --verify-webhook-secret SECRET (and the other way round)");
+    }
+    actions.push_back(toml::table{{"type", "verify-webhook"}, {"provider", s.webhook}, {"secret", s.webhook_secret}});
+  }
   if (actions.empty()) return {};
   toml::table rule{{"name", "flags"}, {"continue", true}, {"actions", std::move(actions)}};
   prepend(t, http ? "on_http_request" : "on_tcp_connect", std::move(rule));

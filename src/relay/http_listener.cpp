@@ -5,6 +5,7 @@
 #include "core/metrics.hpp"
 #include "net/http_io.hpp"
 #include "net/listen.hpp"
+#include "net/prefixed_stream.hpp"
 #include "net/tcp_stream.hpp"
 #include "net/watchdog.hpp"
 #include "relay/http_exchange.hpp"
@@ -212,7 +213,7 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
       continue;
     }
     // Policy step (relay_policy.cpp): the operator's rules, then the endpoint's.
-    auto step = co_await request_policy(*ep, vs, head, v.ip);
+    auto step = co_await request_policy(*ep, vs, reader, head, v.ip);
     if (!step.forward) {
       if (!step.keep_alive) break;
       continue;
@@ -228,7 +229,10 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
     ep->count_visitor();
     xo.on_response = response_hook(ep, v.ip, head);
     http1::prepare_request(head, fctx);
-    auto x = co_await forward_exchange(*pick, vs, reader, head, visitor_addr, xo);
+    net::PrefixedStream body_stream(vs, net::bytes_of(step.body));  // a body the policy step read
+    net::MessageReader body_reader(body_stream);
+    auto& body_from = step.buffered ? body_reader : reader;
+    auto x = co_await forward_exchange(*pick, vs, body_from, head, visitor_addr, xo);
     if (!x.keep_alive) break;
   }
   leave(v);

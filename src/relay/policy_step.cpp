@@ -51,6 +51,29 @@ std::string answer_text(const policy::Decision& d, bool close) {
   return out;
 }
 
+// Collects a body into a string, refusing more than `cap` bytes.
+class Collector final : public net::ByteStream {
+ public:
+  Collector(std::string& out, std::uint64_t cap) : out_(out), cap_(cap) {}
+  net::Task<Result<net::Chunk>> read() override { co_return make_error("write-only"); }
+  net::Task<Result<void>> write(std::span<const std::uint8_t> bytes) override {
+    if (out_.size() + bytes.size() > cap_) co_return make_error("body too large");
+    out_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    co_return Result<void>{};
+  }
+  void shutdown_write() override {}
+  void abort(std::string_view) override {}
+
+ private:
+  std::string& out_;
+  std::uint64_t cap_;
+};
+
+bool needs_body(const Endpoint& ep) {
+  return (ep.policy() != nullptr && ep.policy()->needs_body) ||
+         (ep.relay_policy() != nullptr && ep.relay_policy()->needs_body);
+}
+
 }  // namespace
 
 bool tcp_allowed(const Endpoint& ep, const std::string& ip) {
@@ -67,8 +90,8 @@ bool tcp_allowed(const Endpoint& ep, const std::string& ip) {
   return d.allow;
 }
 
-net::Task<RequestStep> request_policy(const Endpoint& ep, net::ByteStream& visitor, http1::RequestHead& head,
-                                      const std::string& ip) {
+net::Task<RequestStep> request_policy(const Endpoint& ep, net::ByteStream& visitor, net::MessageReader& reader,
+                                      http1::RequestHead& head, const std::string& ip) {
   RequestStep step;
   if (!ep.has_policy()) co_return step;
   head.fields.remove(kIdentityHeader);  // only the relay says who a visitor is
@@ -81,14 +104,51 @@ net::Task<RequestStep> request_policy(const Endpoint& ep, net::ByteStream& visit
   for (const auto& f : head.fields.list) in.headers.push_back({f.name, f.value});
   in.unix_seconds = unix_now();
   in.now_ms = mono_ms();
+  in.probe = needs_body(ep);
   auto d = policy::decide(ep.relay_policy(), ep.policy(), policy::Phase::http_request, in);
+  if (in.probe) {
+    if (d.needs_body) {
+      // Read the body (bounded) before anything of it reaches the agent.
+      policy::Decision refuse;
+      if (head.body == http1::BodyKind::chunked) {
+        refuse.status = 411;
+        refuse.reason = "a signed webhook must have a Content-Length";
+        refuse.counter = "webhook_length_required";
+      } else if (head.body == http1::BodyKind::length && head.content_length > d.max_body) {
+        refuse.status = 413;
+        refuse.reason = fmt::format("the body is larger than {} bytes", d.max_body);
+        refuse.counter = "webhook_too_large";
+      } else if (head.body == http1::BodyKind::length) {
+        http1::BodyFramer framer(head.body, head.content_length);
+        Collector sink(step.body, d.max_body);
+        auto r = co_await reader.copy_body(framer, sink);
+        if (!r) {
+          step.forward = false;
+          co_return step;  // the visitor went away or sent a broken body: the connection ends
+        }
+        step.buffered = true;
+        head.body = http1::BodyKind::length;
+      }
+      if (refuse.status != 0) {
+        refuse.allow = false;
+        count_denial(refuse.counter, false);
+        step.forward = false;
+        const auto text = answer_text(refuse, true);
+        co_await visitor.write(net::bytes_of(text));
+        co_return step;
+      }
+    }
+    in.body = &step.body;
+    in.probe = false;
+    d = policy::decide(ep.relay_policy(), ep.policy(), policy::Phase::http_request, in);
+  }
   if (!d.allow) {
     count_denial(d.counter, false);
     spdlog::debug("http {}: {} {} from {} denied by rule {}: {}", head.host, head.method, head.target, ip, d.rule,
                   d.reason);
     // A body we do not read cannot be skipped safely: then the connection closes (announced).
     step.forward = false;
-    step.keep_alive = head.keep_alive && head.body == http1::BodyKind::none;
+    step.keep_alive = head.keep_alive && (head.body == http1::BodyKind::none || step.buffered);
     const auto text = answer_text(d, !step.keep_alive);
     auto w = co_await visitor.write(net::bytes_of(text));
     if (!w) step.keep_alive = false;

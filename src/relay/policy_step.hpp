@@ -7,6 +7,7 @@
 #include <string>
 
 #include "net/byte_stream.hpp"
+#include "net/http_io.hpp"
 #include "policy/decision.hpp"
 #include "proto/http1.hpp"
 #include "relay/endpoint.hpp"
@@ -19,10 +20,14 @@ bool tcp_allowed(const Endpoint& ep, const std::string& ip);
 struct RequestStep {
   bool forward = true;      // go on to the agent
   bool keep_alive = false;  // when not forwarded: the visitor connection may go on
+  bool buffered = false;    // the body was read (verify-webhook): `body` goes up instead of the reader's
+  std::string body;
 };
-// HTTP: decides on `head` (edited in place when allowed: headers, target, identity).
-net::Task<RequestStep> request_policy(const Endpoint& ep, net::ByteStream& visitor, proto::http1::RequestHead& head,
-                                      const std::string& ip);
+// HTTP: decides on `head` (edited in place when allowed: headers, target, identity). A
+// verify-webhook rule has the body read from `reader` first (Content-Length only, up to its
+// max_body: 413 above, 411 for chunked).
+net::Task<RequestStep> request_policy(const Endpoint& ep, net::ByteStream& visitor, net::MessageReader& reader,
+                                      proto::http1::RequestHead& head, const std::string& ip);
 
 // The on_http_response edits for the response `rh` to the request that was (method, host, target).
 void response_policy(const Endpoint& ep, const std::string& ip, const proto::http1::RequestHead& request,

@@ -482,3 +482,79 @@ TEST(PolicySensitive, PortsAndProcesses) {
 
 }  // namespace
 }  // namespace porthole::policy
+
+#include "policy/webhook.hpp"
+
+namespace porthole::policy {
+namespace {
+
+// Vectors made by the providers' npm libraries (tests/js/webhook_sign.js).
+WebhookResult check(WebhookSpec::Provider p, std::string secret, std::vector<HeaderRef> headers, std::string_view body,
+                    std::int64_t now, std::string_view url = "http://h/p") {
+  WebhookSpec s;
+  s.provider = p;
+  s.secret = std::move(secret);
+  WebhookInput in;
+  in.headers = &headers;
+  in.body = body;
+  in.url = url;
+  in.unix_seconds = now;
+  return verify_webhook(s, in);
+}
+
+TEST(PolicyWebhook, ProviderVectors) {
+  using P = WebhookSpec::Provider;
+  const std::vector<HeaderRef> stripe = {
+      {"Stripe-Signature", "t=1700000000,v1=b3438763ab46d9634b9844c8722818eaf523f803db1327484c6067462a5fd6d1"}};
+  EXPECT_TRUE(check(P::stripe, "whsec_x", stripe, R"({"a":1})", 1700000100).ok);
+  EXPECT_EQ(check(P::stripe, "whsec_x", stripe, R"({"a":2})", 1700000100).counter, "webhook_bad");
+  EXPECT_EQ(check(P::stripe, "whsec_x", stripe, R"({"a":1})", 1700000301).counter, "webhook_expired");
+  EXPECT_EQ(check(P::stripe, "whsec_x", {}, R"({"a":1})", 1700000000).counter, "webhook_missing");
+  const std::vector<HeaderRef> gh = {
+      {"x-hub-signature-256", "sha256=37beaf650f70b40ec9706929c2e9d835cbd63729988f48781e6383a147215f07"}};
+  EXPECT_TRUE(check(P::github, "s", gh, R"({"a":1})", 0).ok);
+  EXPECT_FALSE(check(P::github, "t", gh, R"({"a":1})", 0).ok);
+  const std::vector<HeaderRef> sw = {{"webhook-id", "msg_porthole_1"},
+                                     {"webhook-timestamp", "1700000000"},
+                                     {"webhook-signature", "v1,bogus v1,dPJVKVdxp4b1cwaDx5C9AuSAGsfKksbeerdPuPRKs80="}};
+  EXPECT_TRUE(check(P::standard, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", sw, R"({"a":1})", 1700000000).ok);
+  EXPECT_FALSE(check(P::standard, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", sw, R"({"a":1} )", 1700000000).ok);
+  const std::vector<HeaderRef> tw = {{"X-Twilio-Signature", "EQeY12i58OmPJ5y7mlFG0AFX9BE="},
+                                     {"Content-Type", "application/x-www-form-urlencoded"}};
+  EXPECT_TRUE(check(P::twilio, "tok", tw, "From=%2B1555&Body=hi+there", 0).ok);
+  EXPECT_FALSE(check(P::twilio, "tok", tw, "From=%2B1555&Body=hi+there", 0, "http://h/q").ok);
+}
+
+TEST(PolicyWebhook, GenericHmacAndSpecChecks) {
+  WebhookSpec s;
+  s.provider = WebhookSpec::Provider::hmac;
+  s.secret = "k";
+  s.header = "X-Sig";
+  s.prefix = "sha256=";
+  s.content = "{timestamp}.{body}";
+  s.timestamp_header = "X-Ts";
+  ASSERT_TRUE(check_webhook_spec(s));
+  // echo -n '100.hi' | openssl dgst -sha256 -hmac k
+  std::vector<HeaderRef> h = {{"X-Sig", "sha256=ab744818b5efd20fba3853ed2776cc30d58bc44b21a30635920b8da496d3a488"},
+                              {"X-Ts", "100"}};
+  WebhookInput in;
+  in.headers = &h;
+  in.body = "hi";
+  in.unix_seconds = 150;
+  EXPECT_TRUE(verify_webhook(s, in).ok);
+  in.unix_seconds = 100 + 301;
+  EXPECT_EQ(verify_webhook(s, in).counter, "webhook_expired");
+  in.unix_seconds = 150;
+  in.body = "ho";
+  EXPECT_EQ(verify_webhook(s, in).counter, "webhook_bad");
+  WebhookSpec bad_secret;
+  bad_secret.provider = WebhookSpec::Provider::standard;
+  bad_secret.secret = "whsec_!!";
+  EXPECT_FALSE(check_webhook_spec(bad_secret));
+  WebhookSpec no_header;
+  no_header.secret = "k";
+  EXPECT_FALSE(check_webhook_spec(no_header));
+}
+
+}  // namespace
+}  // namespace porthole::policy
