@@ -102,6 +102,7 @@ net::Task<Result<void>> Agent::run_session() {
       b.proto = "private";  // the relay's endpoint kind; streams are served as tcp here
       b.private_name = t.config.private_name;
     }
+    b.policy = t.config.policy;
     session_->send_control(proto::encode(b));
   }
   while (!session_->closed()) co_await session_ended_.wait();

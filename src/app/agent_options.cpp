@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.hpp"
+#include "app/sensitive_check.hpp"
 #include "app/serve.hpp"
 #include "config/config.hpp"
 
@@ -65,6 +66,10 @@ Result<config::AgentConfig> resolve_agent_config(const AgentFlags& f) {
 }
 
 int run_agent(config::AgentConfig cfg) {
+  if (auto r = check_sensitive_tunnels(cfg); !r) {
+    std::cerr << "porthole: " << r.error().message << "\n";
+    return 2;
+  }
   net::asio::io_context io(1);
   agent::Agent agent(io, std::move(cfg), std::cout);
   int fatal_status = -1;

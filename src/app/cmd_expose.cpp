@@ -6,6 +6,8 @@
 #include "app/agent_options.hpp"
 #include "app/commands.hpp"
 #include "core/hostname.hpp"
+#include "config/policy_file.hpp"
+#include "policy/codec.hpp"
 
 namespace porthole::app {
 
@@ -21,7 +23,23 @@ struct ExposeOptions {
   std::string health_check;
   int upstream_proxy_protocol = 0;
   std::string private_name;  // tcp --private NAME
+  std::string policy_file;  // --policy
+  policy::Sugar sugar;      // --allow-cidr, --deny-cidr, --basic-auth, --rate-limit
+  bool allow_public = false;
 };
+
+// --policy FILE and the short flags, compiled into the canonical document sent in Bind.
+Result<std::string> policy_document(ExposeOptions o, const std::string& kind) {
+  o.sugar.http = kind == "http";
+  const auto& s = o.sugar;
+  if (o.policy_file.empty() && s.allow_cidr.empty() && s.deny_cidr.empty() && s.basic_auth.empty() &&
+      s.rate_limit.empty() && s.webhook.empty() && s.webhook_secret.empty()) {
+    return std::string();
+  }
+  auto p = o.policy_file.empty() ? config::parse_policy("", "flags", &o.sugar) : config::load_policy(o.policy_file, &o.sugar);
+  if (!p) return p.error();
+  return (*p)->canonical;
+}
 
 Result<void> check_http(const ExposeOptions& o) {
   if (!o.subdomain.empty() && !o.hostname.empty()) return make_error("--subdomain and --hostname: give one of them");
@@ -47,7 +65,14 @@ int run_expose(const ExposeOptions& o, const std::string& kind) {
       return 2;
     }
   }
+  auto doc = policy_document(o, kind);
+  if (!doc) {
+    std::cerr << "porthole " << kind << ": " << doc.error().message << "\n";
+    return 2;
+  }
   config::TunnelConfig t;
+  t.policy = *doc;
+  t.allow_public = o.allow_public;
   // --name names the agent and its one tunnel: the relay keeps the tunnel's address for it.
   t.name = !o.agent.name.empty() ? o.agent.name : kind + "-" + std::to_string(local->port);
   t.proto = kind;
@@ -92,6 +117,10 @@ CLI::App* add_kind(CLI::App& app, Run& run, const std::string& kind, const std::
                   "connection")
       ->check(CLI::IsMember({1, 2}));
   add_agent_flags(*sub, o->agent);
+  sub->add_option("--allow-cidr", o->sugar.allow_cidr, "Only visitors from this CIDR (repeatable; IPv4 and IPv6)");
+  sub->add_option("--deny-cidr", o->sugar.deny_cidr, "Refuse visitors from this CIDR (repeatable)");
+  sub->add_option("--rate-limit", o->sugar.rate_limit, "At most N requests (http) or connections (tcp) per client IP: N/s, N/m");
+  sub->add_option("--policy", o->policy_file, "Traffic policy file (TOML; docs/policy.md)");
   sub->callback([o, &run, kind, sub] {
     if (sub->count("--pool") > 0 && o->pool.empty()) o->pool = "round-robin";
     run = [o, kind] { return run_expose(*o, kind); };
@@ -116,6 +145,12 @@ void add_expose(CLI::App& app, Run& run) {
 
   auto http = std::make_shared<ExposeOptions>();
   auto* h = add_kind(app, run, "http", "Expose a local web app under a host name of the relay (like ngrok http)", http);
+  h->add_option("--basic-auth", http->sugar.basic_auth,
+                "Require this USER:PASSWORD (repeatable; hashed before it leaves; USER:$scrypt$... taken as is)");
+  t->add_flag("--allow-public", tcp->allow_public, "Expose a sensitive port (database, RDP, ...) to everyone anyway");
+  h->add_option("--verify-webhook", http->sugar.webhook,
+                "Verify signatures: stripe, github, slack, twilio, shopify, standard (svix) (401 otherwise)");
+  h->add_option("--verify-webhook-secret", http->sugar.webhook_secret, "The webhook signing secret");
   h->add_option("--subdomain", http->subdomain, "Ask for SUBDOMAIN.DOMAIN of the relay");
   h->add_option("--hostname", http->hostname, "Ask for this host name (a custom domain; *.example.com works)");
   h->add_option("--host-header", http->host_header,

@@ -23,12 +23,14 @@ void add_doctor(CLI::App& app, Run& run);    // porthole doctor
 void add_demo(CLI::App& app, Run& run);      // porthole demo
 void add_forward(CLI::App& app, Run& run);   // porthole forward
 void add_connect(CLI::App& app, Run& run);   // porthole connect
+void add_policy(CLI::App& app, Run& run);    // porthole policy test|hash-password
 
 inline constexpr AddCommand kCommands[] = {
     add_relay, add_expose, add_start, add_config, add_token,
     add_map,   add_ports,  add_doctor, add_demo,
     add_forward,
     add_connect,
+    add_policy,
 };
 
 }  // namespace porthole::app

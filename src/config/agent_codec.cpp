@@ -5,6 +5,7 @@
 #include "config/config.hpp"
 #include "config/toml_codec.hpp"
 #include "core/hostname.hpp"
+#include "policy/codec.hpp"
 
 namespace porthole::config {
 
@@ -82,6 +83,25 @@ void read_http(TableReader& t, TunnelConfig& tc) {
   });
 }
 
+// `policy` (an inline table: the policy document) or `policy_file` (docs/policy.md).
+void read_tunnel_policy(TableReader& t, TunnelConfig& tc) {
+  if (const auto* n = t.take("policy")) {
+    if (const auto* tbl = n->as_table()) {
+      std::vector<policy::Problem> found;
+      auto p = policy::read_policy(*tbl, t.key_path("policy"), found);
+      for (const auto& f : found) t.problems().add(f.line == 0 ? t.line() : f.line, f.key, f.text);
+      if (found.empty()) tc.policy = p->canonical;
+    } else {
+      t.problem("policy", fmt::format("expected a table ([tunnel.policy]), got {}", type_name(*n)));
+    }
+  }
+  t.string("policy_file", tc.policy_file, check_path(t.problems().base_dir()));
+  if (t.table().contains("policy") && t.table().contains("policy_file")) {
+    t.problem("policy_file", "give policy or policy_file, not both");
+  }
+  if (tc.proto == "tcp") t.boolean("allow_public", tc.allow_public);
+}
+
 // Tunnel kinds: `proto = "..."` and the reader of that kind's own keys. Adding a kind (http,
 // tls, udp) is one line here plus its reader.
 using ReadKind = void (*)(TableReader&, TunnelConfig&);
@@ -134,6 +154,7 @@ void read_tunnel(TableReader& t, TunnelConfig& tc) {
   }
   if (kind == nullptr) return;  // keys of an unknown kind cannot be judged
   kind->read(t, tc);
+  read_tunnel_policy(t, tc);
   t.finish();
 }
 

@@ -14,7 +14,8 @@ const TunnelConfig* find_by_name(const std::vector<TunnelConfig>& tunnels, const
 }  // namespace
 
 bool same_tunnel(const TunnelConfig& a, const TunnelConfig& b) {
-  return a.name == b.name && a.proto == b.proto && a.local == b.local && a.remote_port == b.remote_port;
+  return a.name == b.name && a.proto == b.proto && a.local == b.local && a.remote_port == b.remote_port &&
+         a.policy == b.policy;
 }
 
 TunnelDiff diff(const AgentConfig& old_config, const AgentConfig& new_config) {

@@ -10,6 +10,7 @@
 
 #include "config/codec.hpp"
 #include "config/config.hpp"
+#include "config/policy_file.hpp"
 
 namespace porthole::config {
 
@@ -47,16 +48,46 @@ Result<RelayConfig> load_relay_config(const std::string& path) {
   return detail::parse_relay_at(*text, path, dir_of(path));
 }
 
+// Tunnels' `policy_file`s, read and compiled into their canonical text (every problem at once).
+Result<void> load_tunnel_policies(AgentConfig& c) {
+  std::string errors;
+  for (auto& t : c.tunnels) {
+    if (t.policy_file.empty()) continue;
+    auto p = load_policy(t.policy_file);
+    if (!p) {
+      errors += fmt::format("{}{}", errors.empty() ? "" : "\n", p.error().message);
+    } else {
+      t.policy = (*p)->canonical;
+    }
+  }
+  if (!errors.empty()) return make_error("{}", errors);
+  return {};
+}
+
 Result<AgentConfig> load_agent_config(const std::string& path) {
   auto text = read_file(path);
   if (!text) return text.error();
-  return detail::parse_agent_at(*text, path, dir_of(path));
+  auto c = detail::parse_agent_at(*text, path, dir_of(path));
+  if (c) {
+    if (auto r = load_tunnel_policies(*c); !r) return r.error();
+  }
+  return c;
 }
 
 Result<AnyConfig> load_config(const std::string& path) {
   auto text = read_file(path);
   if (!text) return text.error();
-  return detail::parse_any_at(*text, path, dir_of(path));
+  auto any = detail::parse_any_at(*text, path, dir_of(path));
+  if (any && any->kind == FileKind::agent) {
+    if (auto r = load_tunnel_policies(any->agent); !r) return r.error();
+  }
+  return any;
+}
+
+Result<std::shared_ptr<policy::Policy>> load_policy(const std::string& path, const policy::Sugar* sugar) {
+  auto text = read_file(path);
+  if (!text) return text.error();
+  return parse_policy(*text, path, sugar);
 }
 
 std::string default_agent_config_path() {

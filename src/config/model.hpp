@@ -48,6 +48,9 @@ struct RelayConfig {
   // CIDRs must send a header (it gives the visitor address); from anyone else one is refused.
   std::vector<std::string> accept_proxy_protocol_from;
   Seconds proxy_header_timeout{5};  // the header must arrive within this
+  // Operator rules ([policy] in relay.toml), as canonical policy TOML; evaluated before every
+  // endpoint's own rules (docs/policy.md). "" = none.
+  std::string policy;
 };
 
 struct TunnelConfig {
@@ -66,6 +69,11 @@ struct TunnelConfig {
   // tcp, http (and tls, udp): 1 or 2 = write a PROXY protocol header of that version, carrying
   // the visitor's address, first on each new local connection; 0 = none.
   int upstream_proxy_protocol = 0;
+  // Traffic policy (docs/policy.md) as a canonical TOML document, sent in Bind; "" = none.
+  // From [tunnel.policy] inline, or `policy_file` (read by load_agent_config).
+  std::string policy;
+  std::string policy_file;
+  bool allow_public = false;  // tcp: expose a sensitive port (database, RDP, ...) anyway
   std::optional<int> source_line;            // where it was defined, for messages
 };
 

@@ -1,6 +1,7 @@
 // relay.toml: `version = 1` and a [relay] table (docs/config.md).
 #include "config/config.hpp"
 #include "config/toml_codec.hpp"
+#include "policy/codec.hpp"
 
 namespace porthole::config {
 
@@ -99,6 +100,17 @@ void read_relay_root(const toml::table& root, Problems& problems, RelayConfig& c
       read_relay_table(t, c);
     } else {
       r.problem("relay", fmt::format("expected a table ([relay]), got {}", type_name(*n)));
+    }
+  }
+  // Operator rules: [[policy.on_tcp_connect]], [[policy.on_http_request]] (docs/policy.md).
+  if (const toml::node* n = r.take("policy")) {
+    if (const auto* tbl = n->as_table()) {
+      std::vector<policy::Problem> found;
+      auto p = policy::read_policy(*tbl, "policy", found);
+      for (const auto& f : found) problems.add(f.line == 0 ? line_of(*n) : f.line, f.key, f.text);
+      if (found.empty()) c.policy = p->canonical;
+    } else {
+      r.problem("policy", fmt::format("expected a table ([policy]), got {}", type_name(*n)));
     }
   }
   r.finish();

@@ -7,12 +7,13 @@ namespace {
 
 using json = nlohmann::json;
 constexpr std::size_t kMaxString = 1024;
+constexpr std::size_t kMaxPolicy = 60 * 1024;  // a Bind's policy document (the frame limit is 64 KiB)
 
 // Reads fields of one JSON object; the first problem is kept and named.
 class Reader {
  public:
   explicit Reader(const json& j) : j_(j) {}
-  std::string str(const char* key, bool required = true) {
+  std::string str(const char* key, bool required = true, std::size_t max = kMaxString) {
     auto it = j_.find(key);
     if (it == j_.end()) {
       if (required) fail(std::string("missing field '") + key + "'");
@@ -20,7 +21,7 @@ class Reader {
     }
     if (!it->is_string()) return fail(std::string("field '") + key + "' must be a string"), std::string();
     const auto& s = it->get_ref<const std::string&>();
-    if (s.size() > kMaxString) return fail(std::string("field '") + key + "' is too long"), std::string();
+    if (s.size() > max) return fail(std::string("field '") + key + "' is too long"), std::string();
     return s;
   }
   std::optional<std::int64_t> integer(const char* key, std::int64_t lo, std::int64_t hi, bool required) {
@@ -82,6 +83,7 @@ Result<Control> decode_by_type(std::string_view type, Reader& r) {
     m.pool = r.str("pool", false);
     m.private_name = r.str("private", false);
     if (m.proto == "private" && m.private_name.empty()) r.fail("field 'private' is missing or empty");
+    m.policy = r.str("policy", false, kMaxPolicy);
     if (m.tunnel.empty()) r.fail("field 'tunnel' is empty");
     if (!m.pool.empty() && m.pool != "round-robin" && m.pool != "least-conn") r.fail("field 'pool' is unknown");
     return finish(r, type, m);
@@ -129,6 +131,7 @@ struct Encoder {
     if (!m.hostname.empty()) j["hostname"] = m.hostname;
     if (!m.pool.empty()) j["pool"] = m.pool;
     if (!m.private_name.empty()) j["private"] = m.private_name;
+    if (!m.policy.empty()) j["policy"] = m.policy;
     return j;
   }
   json operator()(const Bound& m) const { return {{"type", "bound"}, {"tunnel", m.tunnel}, {"public_url", m.public_url}}; }

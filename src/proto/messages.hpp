@@ -47,6 +47,9 @@ struct Bind {
   std::string pool;
   // proto "private": the private (site-to-site) name, reached with `porthole connect NAME`.
   std::string private_name;
+  // The tunnel's traffic policy as a canonical TOML document ("" = none; docs/policy.md). Up to
+  // 60 KiB; the relay compiles it once for the endpoint.
+  std::string policy;
 };
 
 // relay -> agent: the tunnel is live (or not).

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/policy.hpp"
 #include "session/session.hpp"
 
 namespace porthole::relay {
@@ -96,6 +97,16 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   void count_visitor() { ++visitors_total_; }
   EndpointInfo info() const;
 
+  // The traffic policy: the agent's (compiled once per bind; the last bind's wins in a pool) and
+  // the operator's relay-wide rules. Either may be null.
+  void set_policy(std::shared_ptr<policy::Policy> own, std::shared_ptr<policy::Policy> relay) {
+    policy_ = std::move(own);
+    relay_policy_ = std::move(relay);
+  }
+  const policy::Policy* policy() const { return policy_.get(); }
+  const policy::Policy* relay_policy() const { return relay_policy_.get(); }
+  bool has_policy() const { return policy_ || relay_policy_; }
+
  private:
   std::string kind_, name_, token_, public_url_;
   std::vector<Member> members_;
@@ -103,6 +114,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   Balance balance_ = Balance::round_robin;
   std::size_t next_ = 0;  // round robin cursor
   std::uint64_t visitors_total_ = 0;
+  std::shared_ptr<policy::Policy> policy_, relay_policy_;
 };
 
 }  // namespace porthole::relay

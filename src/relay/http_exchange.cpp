@@ -175,6 +175,7 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
   if (upgrade && up.done) stream->shutdown_write();  // not upgraded: the request is complete
 
   http1::prepare_response(rh);
+  if (o.on_response) o.on_response(rh);
   rh.minor = 1;  // the relay speaks HTTP/1.1 to visitors, whatever the origin speaks
   bool keep = visitor_keep && rh.body != http1::BodyKind::until_close;
   if (!keep) {

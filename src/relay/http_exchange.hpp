@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 
 #include "net/http_io.hpp"
 #include "net/tcp_stream.hpp"
@@ -17,6 +18,8 @@ struct ExchangeOptions {
   std::chrono::seconds upstream_timeout{60};
   std::chrono::seconds body_timeout{60};
   std::string visitor_dest;  // what the visitor connected to (OPEN metadata `dest`, for PROXY headers)
+  // The on_http_response policy step: edits the final response head before it goes out.
+  std::function<void(proto::http1::ResponseHead&)> on_response;
 };
 
 struct ExchangeResult {

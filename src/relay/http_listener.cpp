@@ -5,10 +5,11 @@
 #include "core/metrics.hpp"
 #include "net/http_io.hpp"
 #include "net/listen.hpp"
+#include "net/prefixed_stream.hpp"
 #include "net/tcp_stream.hpp"
 #include "net/watchdog.hpp"
-#include "policy/decision.hpp"
 #include "relay/http_exchange.hpp"
+#include "relay/policy_step.hpp"
 #include "relay/proxy_sniff.hpp"
 
 namespace porthole::relay {
@@ -53,6 +54,17 @@ std::string routable(http1::RequestHead& head) {
     }
   }
   return {};
+}
+
+// The on_http_response step for this request (nothing when the endpoint has no policy).
+std::function<void(http1::ResponseHead&)> response_hook(const std::shared_ptr<Endpoint>& ep, const std::string& ip,
+                                                        const http1::RequestHead& head) {
+  if (!ep->has_policy()) return {};
+  http1::RequestHead req;
+  req.method = head.method;
+  req.host = head.host;
+  req.target = head.target;
+  return [ep, ip, req](http1::ResponseHead& rh) { response_policy(*ep, ip, req, rh); };
 }
 
 }  // namespace
@@ -213,9 +225,12 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
       if (!keep) break;
       continue;
     }
-    // Policy step (allows everything until the access-control rules land).
-    auto decision = policy::on_http_request(policy::Visitor{v.ip, head.host}, policy::HttpFacts{head.method, head.target});
-    if (!decision.allow) break;
+    // Policy step (relay_policy.cpp): the operator's rules, then the endpoint's.
+    auto step = co_await request_policy(*ep, vs, reader, head, v.ip);
+    if (!step.forward) {
+      if (!step.keep_alive) break;
+      continue;
+    }
     auto pick = ep->pick();
     if (!pick) {
       std::string detail = fmt::format("the agent for {} is offline", head.host);
@@ -225,8 +240,12 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
       continue;
     }
     ep->count_visitor();
+    xo.on_response = response_hook(ep, v.ip, head);
     http1::prepare_request(head, fctx);
-    auto x = co_await forward_exchange(*pick, vs, reader, head, visitor_addr, xo);
+    net::PrefixedStream body_stream(*front->stream, net::bytes_of(step.body));  // a body the policy step read
+    net::MessageReader body_reader(body_stream);
+    auto& body_from = step.buffered ? body_reader : reader;
+    auto x = co_await forward_exchange(*pick, vs, body_from, head, visitor_addr, xo);
     if (!x.keep_alive) break;
   }
   leave(v);

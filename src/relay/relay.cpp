@@ -12,6 +12,7 @@
 #include "net/tls_socket.hpp"
 #include "relay/agent_conn.hpp"
 #include "relay/endpoint_kinds.hpp"
+#include "config/policy_file.hpp"
 #include "relay/http_listener.hpp"
 
 namespace porthole::relay {
@@ -95,6 +96,11 @@ Result<void> Relay::start() {
   auto acc = net::listen_tcp(io_.get_executor(), addr->host, addr->port);
   if (!acc) return make_error("--agents: {}", acc.error().message);
   acceptor_ = std::move(*acc);
+  if (!cfg_.policy.empty()) {
+    auto p = config::parse_policy(cfg_.policy, "relay.toml [policy]");
+    if (!p) return p.error();
+    relay_policy_ = std::move(*p);
+  }
   if (cfg_.http != "off") {
     http_ = std::make_shared<HttpListener>(io_, cfg_, *store_, registry_);
     if (auto r = http_->start(cfg_.http); !r) return make_error("--http: {}", r.error().message);
@@ -183,9 +189,16 @@ Result<std::string> Relay::bind(const std::shared_ptr<AgentConn>& conn, const pr
   auto public_host = cfg_.domain;
   if (public_host == "localhost" && !conn->relay_host().empty()) public_host = conn->relay_host();
   BindContext ctx{io_, cfg_, *store_, registry_, listen_host_, public_host, http_port()};
+  std::shared_ptr<policy::Policy> policy;
+  if (!bind.policy.empty()) {  // compiled once, here, for the endpoint
+    auto p = config::parse_policy(bind.policy, fmt::format("tunnel {} policy", bind.tunnel));
+    if (!p) return make_error("policy refused by the relay:\n{}", p.error().message);
+    policy = std::move(*p);
+  }
   BindRequest req{bind, conn->token(), Member{conn->session_ptr(), bind.tunnel, conn->name(), conn->address(), bind.local}};
   auto bound = kind->bind(ctx, req);
   if (!bound) return bound.error();
+  bound->endpoint->set_policy(std::move(policy), relay_policy_);
   const auto& url = bound->endpoint->public_url();
   for (const auto& m : bound->displaced) {
     if (auto s = m.session.lock()) {

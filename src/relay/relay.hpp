@@ -71,6 +71,7 @@ class Relay {
 
   net::asio::io_context& io_;
   config::RelayConfig cfg_;
+  std::shared_ptr<policy::Policy> relay_policy_;  // operator rules (relay.toml [policy])
   std::unique_ptr<Store> store_;
   net::ServerIdentity identity_;
   std::shared_ptr<net::asio::ssl::context> tls_ctx_;

@@ -6,9 +6,9 @@
 #include "net/listen.hpp"
 #include "net/pump.hpp"
 #include "net/tcp_stream.hpp"
-#include "policy/decision.hpp"
 #include "proto/messages.hpp"
 #include "relay/endpoint_kinds.hpp"
+#include "relay/policy_step.hpp"
 #include "relay/port_choice.hpp"
 #include "relay/proxy_sniff.hpp"
 
@@ -99,8 +99,9 @@ net::Task<void> TcpEndpoint::serve(net::tcp::socket visitor, net::tcp::endpoint 
     vs.abort(front.error().message);
     co_return;
   }
-  // Policy step (allows everything until the access-control rules land).
-  if (!policy::on_tcp_connect(policy::Visitor{front->ip, {}}).allow) {
+  // Policy step (policy_step.cpp): the operator's rules, then the endpoint's, on the address
+  // the PROXY step settled on.
+  if (!tcp_allowed(*this, front->ip)) {
     vs.abort("denied by policy");
     co_return;
   }

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Traffic-policy cost (issue 11): wrk through one `porthole http` endpoint without a policy and
+# one with a 10-rule policy (IP rules, a header match, a regex path, a glob, a query test, a time
+# window, header edits, a rate limit that is not hit, basic auth with the credentials sent),
+# same relay, same nginx origin, interleaved rounds; reports requests/s and p99 as ratios.
+# Not a test. See docs/benchmarks.md.
+#
+#   bash bench/policy.sh                       # REPEAT=3 rounds x DURATION=10 s per cell
+#   DURATION=2 REPEAT=1 bash bench/policy.sh   # a smoke run
+#
+# Environment: DURATION (10), REPEAT (3), THREADS (2), CONNS (50), PORTHOLE (build/porthole).
+# Everything listens on 127.0.0.1 on free ports; every process it starts is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+REPEAT=${REPEAT:-3}
+THREADS=${THREADS:-2}
+CONNS=${CONNS:-50}
+PORTHOLE=${PORTHOLE:-build/porthole}
+die() { echo "bench/policy.sh: $*" >&2; exit 1; }
+for tool in wrk nginx curl python3; do command -v "$tool" >/dev/null || die "$tool missing (make deps)"; done
+[ -x "$PORTHOLE" ] || die "no porthole binary at $PORTHOLE"
+load=$(cut -d' ' -f1 /proc/loadavg)
+awk -v l="$load" 'BEGIN {exit !(l > 1.0)}' &&
+  echo "bench/policy.sh: WARNING: load average $load: the machine is not idle (compare ratios only)" >&2
+
+WORK=$(mktemp -d /tmp/porthole-policy-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() {  # FILE REGEX: waits (10 s) for a line, prints the first match
+  for _ in $(seq 100); do
+    if grep -Eo "$2" "$1" 2>/dev/null | head -1 | grep .; then return 0; fi
+    sleep 0.1
+  done
+  die "no /$2/ in $1: $(tail -5 "$1")"
+}
+
+ORIGIN=$(free_port)
+cat >"$WORK/nginx.conf" <<NGINX
+daemon off; worker_processes 1; pid $WORK/nginx.pid; error_log $WORK/nginx.err;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$ORIGIN; location / { return 200 "hello from the origin\n"; } } }
+NGINX
+nginx -c "$WORK/nginx.conf" -p "$WORK" & PIDS+=($!)
+
+TOKEN=bench-token-not-secret
+"$PORTHOLE" relay --agents 127.0.0.1:0 --http 127.0.0.1:0 --admin 127.0.0.1:0 --data "$WORK/relay" \
+  --token "$TOKEN" >"$WORK/relay.out" 2>"$WORK/relay.err" & PIDS+=($!)
+AGENTS=$(wait_for "$WORK/relay.out" 'agents on [0-9.]+:[0-9]+' | grep -Eo '[0-9.]+:[0-9]+$')
+HTTP=$(wait_for "$WORK/relay.out" 'HTTP visitors on [0-9.]+:[0-9]+' | grep -Eo '[0-9]+$')
+FP=$(wait_for "$WORK/relay.out" 'SHA256:[0-9a-f]{64}' | cut -d: -f2)
+
+PASS_HASH=$(echo "bench pass" | "$PORTHOLE" policy hash-password)
+cat >"$WORK/policy.toml" <<TOML
+[[on_http_request]]
+name = "deny list"
+when = { ip = ["198.51.100.0/24", "2001:db8:bad::/48"] }
+actions = [{ type = "deny" }]
+[[on_http_request]]
+name = "office admin"
+when = { path_prefix = "/admin", not_ip = ["10.0.0.0/8"] }
+actions = [{ type = "deny" }]
+[[on_http_request]]
+name = "bots"
+when = { header = { name = "User-Agent", matches = "(?i)(sqlmap|nikto)" } }
+actions = [{ type = "deny" }]
+[[on_http_request]]
+name = "private api"
+when = { path_regex = "^/api/v[0-9]+/private/" }
+actions = [{ type = "deny", status = 404 }]
+[[on_http_request]]
+name = "maps"
+when = { path_glob = "/static/*.map" }
+actions = [{ type = "deny", status = 404 }]
+[[on_http_request]]
+name = "debug"
+when = { query = { name = "debug", present = true } }
+actions = [{ type = "deny", status = 400 }]
+[[on_http_request]]
+name = "night"
+when = { time = { days = ["sun"], from = "03:00", to = "03:01" } }
+actions = [{ type = "custom-response", status = 503, body = "maintenance" }]
+[[on_http_request]]
+name = "old"
+when = { path_prefix = "/old/" }
+actions = [{ type = "redirect", to = "https://example.com", keep_path = true }]
+[[on_http_request]]
+name = "everyone else"
+actions = [
+  { type = "rate-limit", rate = "1000000/s" },
+  { type = "basic-auth", users = ["bench:$PASS_HASH"] },
+  { type = "add-headers", headers = { X-Policy = "on" } },
+]
+[[on_http_response]]
+name = "banner"
+actions = [{ type = "remove-headers", headers = ["Server"] }]
+TOML
+for name in nopol pol; do
+  extra=()
+  [ "$name" = pol ] && extra=(--policy "$WORK/policy.toml")
+  "$PORTHOLE" http "$ORIGIN" --relay "$AGENTS" --relay-fingerprint "$FP" --token "$TOKEN" --inspect off \
+    --subdomain "$name" --name "$name" "${extra[@]}" >"$WORK/$name.out" 2>"$WORK/$name.err" & PIDS+=($!)
+  wait_for "$WORK/$name.out" "Forwarding http://$name" >/dev/null
+done
+AUTH="Authorization: Basic $(printf 'bench:bench pass' | base64)"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: pol.localhost" -H "$AUTH" "http://127.0.0.1:$HTTP/")" = 200 ] ||
+  die "the policy endpoint does not answer 200"
+
+run() {  # NAME -> "rps p99_ms"
+  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -H "Host: $1.localhost" -H "$AUTH" ${WRK_EXTRA:-} \
+    "http://127.0.0.1:$HTTP/index.html" >"$WORK/wrk.txt"
+  local rps p99
+  [ -n "${VERBOSE:-}" ] && cat "$WORK/wrk.txt" >&2
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")
+  p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) sub("ms","",v); else if (v ~ /s$/) {sub("s","",v); v*=1000}; print v}' "$WORK/wrk.txt")
+  echo "$rps $p99"
+}
+declare -a A B
+for i in $(seq "$REPEAT"); do
+  A+=("$(run nopol)")
+  B+=("$(run pol)")
+  echo "round $i: no policy ${A[-1]}   10-rule policy ${B[-1]}   (req/s p99_ms)"
+done
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ra=$(printf '%s\n' "${A[@]}" | cut -d' ' -f1 | median); rb=$(printf '%s\n' "${B[@]}" | cut -d' ' -f1 | median)
+pa=$(printf '%s\n' "${A[@]}" | cut -d' ' -f2 | median); pb=$(printf '%s\n' "${B[@]}" | cut -d' ' -f2 | median)
+echo "median: no policy $ra req/s p99 $pa ms; 10-rule policy $rb req/s p99 $pb ms"
+awk -v a="$ra" -v b="$rb" -v pa="$pa" -v pb="$pb" \
+  'BEGIN {printf "ratios: req/s %.3f (goal >= 0.90), p99 %.2fx (goal <= 1.10)\n", b/a, pb/pa}'
