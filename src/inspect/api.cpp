@@ -180,6 +180,8 @@ net::Task<Response> replay(Backend& b, Recorder& rec, const Request& r) {
   if (!id) co_return bad(id.error().message);
   auto tunnel = string_field(*j, "tunnel_name", false);
   if (!tunnel) co_return bad(tunnel.error().message);
+  if (tunnel->empty()) tunnel = string_field(*j, "tunnelName", false);  // the ngrok npm client's spelling
+  if (!tunnel) co_return bad(tunnel.error().message);
   auto e = rec.store().find(*id);
   if (!e) co_return json_error(404, 404, "no captured request " + *id);
   auto edits = replay_edits(*j);

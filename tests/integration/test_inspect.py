@@ -5,8 +5,9 @@ import base64
 import http.client
 import json
 import os
-import re
+import shutil
 import socket
+import subprocess
 import sys
 import time
 import unittest
@@ -61,6 +62,10 @@ class Api:
                 raise AssertionError(f"{len(reqs)} captured requests, expected {n}")
             time.sleep(0.05)  # polling the API, bounded by the deadline
 
+
+JS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "js")
+NODE = shutil.which("node")
+HAVE_NGROK_CLIENT = NODE is not None and os.path.isdir(os.path.join(JS, "node_modules", "ngrok"))
 
 METRIC_KEYS = ["count", "rate1", "rate5", "rate15", "p50", "p90", "p95", "p99"]
 
@@ -247,6 +252,31 @@ class InspectTest(CheckedProcesses, unittest.TestCase):
             self.assertLess(time.monotonic(), deadline, r.status)
             time.sleep(0.05)
         self.assertEqual(self.api.call("DELETE", "/api/tunnels/second")[0], 404)
+
+    @unittest.skipUnless(HAVE_NGROK_CLIENT, "node or tests/js/node_modules/ngrok missing (scripts/deps.sh)")
+    def test_ngrok_npm_client(self):
+        self.visit("/first")
+        self.api.wait_requests(1)
+        before = len(self.origin.requests)
+        r = subprocess.run([NODE, os.path.join(JS, "ngrok_api_client.js"), f"http://127.0.0.1:{self.api.port}",
+                            str(self.origin.port)], capture_output=True, text=True, timeout=scaled(60))
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+        self.assertTrue(out["ok"], out)
+        [t] = out["tunnels"]
+        self.assertEqual(t["public_url"], f"http://{self.host}:{self.relay.http_port}")
+        self.assertEqual((t["proto"], t["http_count"]), ("http", 1))
+        self.assertEqual(out["detail"], t["name"])
+        self.assertEqual(out["requests"][0]["uri"], "/first")
+        self.assertEqual(out["requests"][0]["status_code"], 200)
+        self.assertEqual(out["request_detail"], "/first")
+        self.assertTrue(out["replayed"])
+        self.assertEqual(self.origin.requests[before].target, "/first")  # the replay reached the origin
+        self.assertEqual(out["started"]["name"], "from-ngrok-client")
+        self.assertTrue(out["started"]["public_url"].startswith("http://"))
+        self.assertTrue(out["stopped"])
+        self.assertTrue(out["deleted"])
+        self.assertEqual(out["missing"]["status"], 404)
+        self.assertEqual(out["missing"]["name"], "NgrokClientError")
 
     def test_status_and_prometheus(self):
         s = self.api.get("/api/status")
