@@ -3,11 +3,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.hpp"
 #include "app/serve.hpp"
+#include "app/status_screen.hpp"
 #include "inspect/server.hpp"
 #include "config/config.hpp"
 
@@ -23,6 +26,8 @@ void add_agent_flags(CLI::App& sub, AgentFlags& f) {
   sub.add_option("--inspect", f.inspect, "Inspector address, or off (default 127.0.0.1:4040)");
   sub.add_option("--inspect-memory", f.inspect_memory, "Memory for captured requests, oldest dropped first (64MiB)");
   sub.add_option("--inspect-body-limit", f.inspect_body_limit, "Bytes kept of each captured body; the rest is counted (1MiB)");
+  sub.add_option("--log", f.log, "stdout or stderr: plain log lines there instead of the status screen on a terminal")
+      ->check(CLI::IsMember({"stdout", "stderr"}));
   sub.add_flag("--exit-on-failure", f.exit_on_failure, "Exit with status 1 instead of reconnecting");
   sub.add_option("--heartbeat-interval", f.heartbeat_interval, "Ping the relay after this much idle time (3s)");
   sub.add_option("--heartbeat-timeout", f.heartbeat_timeout, "Declare the relay dead after this much silence (10s)");
@@ -108,7 +113,17 @@ int run_agent(config::AgentConfig cfg, const AgentFlags& flags) {
   net::asio::io_context io(1);
   const bool inspect_on = cfg.inspect != "off";
   const auto inspect_addr = cfg.inspect;
-  agent::Agent agent(io, std::move(cfg), std::cout);
+  if (flags.log == "stdout") {  // like ngrok's --log stdout: the log lines go to stdout
+    auto logger = spdlog::default_logger();
+    auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
+    if (!logger->sinks().empty()) sink->set_level(logger->sinks().front()->level());
+    sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+    logger->sinks() = {sink};
+  }
+  // On a terminal the status screen shows the Forwarding lines; stdout stays plain otherwise.
+  const bool screen = flags.log.empty() && StatusScreen::available();
+  std::ostringstream hidden;
+  agent::Agent agent(io, std::move(cfg), screen ? static_cast<std::ostream&>(hidden) : std::cout);
   std::shared_ptr<inspect::Recorder> recorder;
   std::unique_ptr<inspect::Server> server;
   if (inspect_on) {
@@ -120,9 +135,10 @@ int run_agent(config::AgentConfig cfg, const AgentFlags& flags) {
       spdlog::warn("inspector not started: {} (--inspect ADDR to choose another, or --inspect off)", s.error().message);
     } else {
       server = std::move(*s);
-      std::cout << "Web Interface " << server->url() << std::endl;
+      if (!screen) std::cout << "Web Interface " << server->url() << std::endl;
     }
   }
+  std::unique_ptr<StatusScreen> status_screen;
   int fatal_status = -1;
   agent.on_fatal([&](int status) {
     fatal_status = status;
@@ -132,9 +148,11 @@ int run_agent(config::AgentConfig cfg, const AgentFlags& flags) {
     std::cerr << "porthole: " << r.error().message << "\n";
     return 2;
   }
+  if (screen) status_screen = std::make_unique<StatusScreen>(io, agent, recorder, server ? server->url() : "");
   int status = serve_until_signal(io, [&](std::function<void(int)> done) {
     agent.shutdown([done] { done(0); });
   });
+  status_screen.reset();  // the terminal as it was, before anything else is printed
   return fatal_status >= 0 ? fatal_status : status;
 }
 

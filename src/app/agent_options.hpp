@@ -17,6 +17,7 @@ struct AgentFlags {
   bool exit_on_failure = false;
   std::string heartbeat_interval, heartbeat_timeout;
   std::string inspect_memory, inspect_body_limit;  // sizes: 64MiB, 1MiB, 512k...
+  std::string log;  // "" = the status screen on a terminal; "stdout" / "stderr": plain log lines there
 };
 
 void add_agent_flags(CLI::App& sub, AgentFlags& flags);

@@ -4,6 +4,7 @@
 
 #include "inspect/api.hpp"
 #include "inspect/api_json.hpp"
+#include "inspect/screen.hpp"
 #include "inspect/stats.hpp"
 #include "inspect/store.hpp"
 
@@ -173,6 +174,52 @@ TEST(Json, NgrokShapes) {
     EXPECT_EQ(base64_decode(base64(s)).value(), s);
   }
   EXPECT_FALSE(base64_decode("abc"));
+}
+
+}  // namespace
+}  // namespace porthole::inspect
+
+namespace porthole::inspect {
+namespace {
+
+TEST(Screen, FieldsSizesAndSafety) {
+  ScreenModel m;
+  m.status.session = "reconnecting";
+  m.status.reason = "relay gone";
+  m.status.version = "0.1.0";
+  m.status.relay = "r:7000";
+  m.status.token_name = "0123456789abcdef";
+  m.web_interface = "http://127.0.0.1:4040";
+  TunnelInfo t;
+  t.public_url = "http://a.localhost:8080";
+  t.addr = "http://127.0.0.1:3000";
+  t.conns.count = 7;
+  m.tunnels = {t, t};
+  for (int i = 0; i < 50; ++i) {
+    auto e = std::make_shared<Exchange>();
+    e->method = "GET";
+    e->uri = "/evil\x1b[2J" + std::to_string(i);
+    e->has_response = true;
+    e->status = 200;
+    e->reason = "OK";
+    m.latest.push_back(e);
+  }
+  auto lines = render_screen(m, 100, 30);
+  ASSERT_EQ(lines.size(), 30u);
+  EXPECT_EQ(lines[2], "Session Status                reconnecting (relay gone)");
+  EXPECT_EQ(lines[3], "Account                       token 0123456789abcdef");
+  EXPECT_EQ(lines[7], "Web Interface                 http://127.0.0.1:4040");
+  EXPECT_EQ(lines[8], "Forwarding                    http://a.localhost:8080 -> http://127.0.0.1:3000");
+  EXPECT_EQ(lines[9], lines[8]);
+  EXPECT_EQ(lines[12].substr(0, 33), "                              14 ");  // ttl summed
+  for (const auto& l : lines) {
+    EXPECT_LE(l.size(), 100u);
+    EXPECT_EQ(l.find('\x1b'), std::string::npos);  // what visitors sent cannot drive the terminal
+  }
+  auto small = render_screen(m, 20, 5);
+  EXPECT_EQ(small.size(), 5u);
+  for (const auto& l : small) EXPECT_LE(l.size(), 20u);
+  EXPECT_TRUE(render_screen(m, 0, 0).empty());
 }
 
 }  // namespace
