@@ -16,12 +16,15 @@ PKGS=(
   rsync tmux chromium
 )
 
-# The Node packages of the binary tests (tests/js: npm ws), installed once from the lock file.
+# The Node packages of the binary tests (tests/js: npm ws, playwright-core, ngrok's API client),
+# installed from the lock file when it changed. --ignore-scripts: the ngrok package's install
+# script would download ngrok's binary (only its API client is used), and no test needs a script.
 js_deps() {
   local js
   js="$(cd "$(dirname "$0")/.." && pwd)/tests/js"
-  if [ -f "$js/package-lock.json" ] && [ ! -d "$js/node_modules" ] && command -v npm >/dev/null; then
-    (cd "$js" && npm ci --no-audit --no-fund >&2)
+  if [ -f "$js/package-lock.json" ] && [ "$js/package-lock.json" -nt "$js/node_modules/.package-lock.json" ] &&
+    command -v npm >/dev/null; then
+    (cd "$js" && npm ci --ignore-scripts --no-audit --no-fund >&2)
   fi
 }
 

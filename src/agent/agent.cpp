@@ -17,6 +17,18 @@ metrics::Counter& reconnects() {
   static auto& c = metrics::counter("porthole_agent_reconnects_total", "Sessions to the relay started again");
   return c;
 }
+// Serves one stream while holding the tunnel (a tunnel removed meanwhile stays alive for it)
+// and counts it in the tunnel's connection metrics.
+net::Task<void> serve_held(ServeFn serve, std::shared_ptr<session::MuxStream> stream,
+                           std::shared_ptr<TunnelState> t, proto::OpenMeta meta) {
+  const auto began = std::chrono::steady_clock::now();
+  ++t->stats.conns_open;
+  auto task = serve(std::move(stream), *t, std::move(meta));
+  co_await std::move(task);
+  --t->stats.conns_open;
+  const auto now = std::chrono::steady_clock::now();
+  t->stats.conns.record(now, now - began);
+}
 }  // namespace
 
 Agent::Agent(asio::io_context& io, config::AgentConfig cfg, std::ostream& out)
@@ -25,8 +37,13 @@ Agent::Agent(asio::io_context& io, config::AgentConfig cfg, std::ostream& out)
       out_(out),
       rng_(std::random_device{}()),
       session_ended_(io.get_executor()),
-      retry_timer_(io) {
-  for (const auto& t : cfg_.tunnels) tunnels_[t.name].config = t;
+      retry_timer_(io),
+      tunnels_changed_(io.get_executor()) {
+  for (const auto& t : cfg_.tunnels) {
+    auto s = std::make_shared<TunnelState>();
+    s->config = t;
+    tunnels_[t.name] = std::move(s);
+  }
 }
 
 Agent::~Agent() = default;
@@ -54,6 +71,7 @@ net::Task<void> Agent::run() {
     auto r = co_await run_session();
     if (stopping_) break;
     const auto reason = !fatal_.empty() ? fatal_ : r ? std::string("session ended") : r.error().message;
+    last_error_ = reason;
     if (cfg_.exit_on_failure) {
       give_up(fmt::format("relay {}: {}", cfg_.relay, reason));
       break;
@@ -68,6 +86,7 @@ net::Task<void> Agent::run() {
     retry_timer_.expires_after(delay);
     co_await retry_timer_.async_wait(net::use_nothrow);
     reconnects().inc();
+    ++reconnects_;
   }
 }
 
@@ -89,22 +108,7 @@ net::Task<Result<void>> Agent::run_session() {
   session_->start();
   // Zero round trips before the tunnels are asked for: hello and binds go out together.
   session_->send_control(proto::encode(link->hello));
-  for (const auto& [name, t] : tunnels_) {
-    proto::Bind b;
-    b.tunnel = name;
-    b.proto = t.config.proto;
-    b.remote_port = t.config.remote_port;
-    b.local = format_host_port(t.config.local);
-    b.subdomain = t.config.subdomain;
-    b.hostname = t.config.hostname;
-    b.pool = t.config.pool;
-    if (!t.config.private_name.empty()) {
-      b.proto = "private";  // the relay's endpoint kind; streams are served as tcp here
-      b.private_name = t.config.private_name;
-    }
-    b.policy = t.config.policy;
-    session_->send_control(proto::encode(b));
-  }
+  for (const auto& [name, t] : tunnels_) send_bind(*t);
   while (!session_->closed()) co_await session_ended_.wait();
   co_return make_error("{}", reason->empty() ? "session ended" : *reason);
 }
@@ -117,30 +121,33 @@ void Agent::on_control(std::string_view message) {
   }
   if (std::holds_alternative<proto::Welcome>(*msg)) {
     welcomed_ = true;
+    last_error_.clear();
     backoff_.reset();
     for (const auto& [name, t] : tunnels_) {
-      if (!t.config.health_check.empty()) asio::co_spawn(io_, health_loop(session_, name), asio::detached);
+      if (!t->config.health_check.empty()) asio::co_spawn(io_, health_loop(session_, name), asio::detached);
     }
     spdlog::info("connected to relay {} (session {}, seen as {})", cfg_.relay, std::get<proto::Welcome>(*msg).session_id,
                  std::get<proto::Welcome>(*msg).observed_addr);
   } else if (auto* b = std::get_if<proto::Bound>(&*msg)) {
     auto it = tunnels_.find(b->tunnel);
     if (it == tunnels_.end()) return;
-    it->second.error.clear();
-    if (it->second.public_url != b->public_url) {
-      it->second.public_url = b->public_url;
-      const auto& c = it->second.config;
+    tunnels_changed_.notify();
+    it->second->error.clear();
+    if (it->second->public_url != b->public_url) {
+      it->second->public_url = b->public_url;
+      const auto& c = it->second->config;
       const auto scheme = c.proto == "http" ? c.upstream + "://" : std::string();
       out_ << "Forwarding " << b->public_url << " -> " << scheme << format_host_port(c.local) << std::endl;
     } else {
       spdlog::info("tunnel {} restored at {}", b->tunnel, b->public_url);
     }
   } else if (auto* e = std::get_if<proto::BindError>(&*msg)) {
-    if (auto it = tunnels_.find(e->tunnel); it != tunnels_.end()) it->second.error = e->message;
+    if (auto it = tunnels_.find(e->tunnel); it != tunnels_.end()) it->second->error = e->message;
+    tunnels_changed_.notify();
     if (cfg_.exit_on_failure) return give_up(fmt::format("tunnel {}: the relay refused it: {}", e->tunnel, e->message));
     spdlog::error("tunnel {}: the relay refused it: {}", e->tunnel, e->message);
   } else if (auto* o = std::get_if<proto::TakenOver>(&*msg)) {
-    if (auto it = tunnels_.find(o->tunnel); it != tunnels_.end()) it->second.public_url.clear();
+    if (auto it = tunnels_.find(o->tunnel); it != tunnels_.end()) it->second->public_url.clear();
     spdlog::error("tunnel {}: {} was taken over by another agent from {}; this agent no longer receives its traffic "
                   "(use --pool on both to share it)",
                   o->tunnel, o->public_url, o->by.empty() ? std::string("another address") : o->by);
@@ -161,7 +168,10 @@ net::Task<void> Agent::health_loop(std::shared_ptr<session::Session> session, st
   bool healthy = true;
   asio::steady_timer timer(io_);
   while (!session->closed() && !stopping_) {
-    auto r = co_await check_health(tunnels_.at(tunnel).config);
+    auto found = tunnels_.find(tunnel);
+    if (found == tunnels_.end()) break;  // removed at run time
+    const auto cfg = found->second->config;
+    auto r = co_await check_health(cfg);
     if (session->closed()) break;
     if (r.ok() != healthy) {
       healthy = r.ok();
@@ -183,10 +193,55 @@ void Agent::on_stream(std::shared_ptr<session::MuxStream> stream, std::string_vi
   if (stopping_) return stream->reset(make_error(Errc::shutdown, "the agent is shutting down"));
   auto it = tunnels_.find(meta->tunnel);
   if (it == tunnels_.end()) return stream->reset(make_error(Errc::no_such_tunnel, "no tunnel {} here", meta->tunnel));
-  const auto* kind = find_tunnel_kind(it->second.config.proto);
+  const auto* kind = find_tunnel_kind(it->second->config.proto);
   if (kind == nullptr) return stream->reset(make_error(Errc::no_such_tunnel, "tunnel kind {} is not served here",
-                                                       it->second.config.proto));
-  asio::co_spawn(io_, kind->serve(std::move(stream), it->second, std::move(*meta)), asio::detached);
+                                                       it->second->config.proto));
+  asio::co_spawn(io_, serve_held(kind->serve, std::move(stream), it->second, std::move(*meta)), asio::detached);
+}
+
+void Agent::send_bind(const TunnelState& t) {
+  proto::Bind b;
+  b.tunnel = t.config.name;
+  b.proto = t.config.proto;
+  b.remote_port = t.config.remote_port;
+  b.local = format_host_port(t.config.local);
+  b.subdomain = t.config.subdomain;
+  b.hostname = t.config.hostname;
+  b.pool = t.config.pool;
+  if (!t.config.private_name.empty()) {
+    b.proto = "private";  // the relay's endpoint kind; streams are served as tcp here
+    b.private_name = t.config.private_name;
+  }
+  b.policy = t.config.policy;
+  session_->send_control(proto::encode(b));
+}
+
+void Agent::set_recorder(std::shared_ptr<inspect::Recorder> r) {
+  recorder_ = std::move(r);
+  for (auto& [name, t] : tunnels_) {
+    if (t->config.proto == "http") t->recorder = recorder_;
+  }
+}
+
+Result<void> Agent::add_tunnel(config::TunnelConfig c) {
+  if (c.name.empty()) return make_error(Errc::protocol, "a tunnel needs a name");
+  if (tunnels_.contains(c.name)) return make_error(Errc::conflict, "a tunnel named {} is already running", c.name);
+  auto t = std::make_shared<TunnelState>();
+  t->config = std::move(c);
+  if (t->config.proto == "http") t->recorder = recorder_;
+  auto& slot = tunnels_[t->config.name];
+  slot = std::move(t);
+  if (session_ && !session_->closed()) send_bind(*slot);  // else the next session binds it
+  return {};
+}
+
+Result<void> Agent::remove_tunnel(std::string_view name) {
+  auto it = tunnels_.find(std::string(name));
+  if (it == tunnels_.end()) return make_error(Errc::no_such_tunnel, "no tunnel named {}", name);
+  if (session_ && !session_->closed()) session_->send_control(proto::encode(proto::Unbind{it->first}));
+  spdlog::info("tunnel {}: stopped ({})", it->first, it->second->public_url);
+  tunnels_.erase(it);  // streams being served hold their own reference
+  return {};
 }
 
 void Agent::shutdown(std::function<void()> done) {

@@ -4,10 +4,14 @@
 // joined raw. A pooled connection that fails before any response byte is retried once on a new
 // one when the request has no body (the service may have closed it while idle). With
 // --upstream https the pool's connections are TLS sessions; this file sees only ByteStreams.
+// With the inspector on, each exchange is captured on the way (heads, bodies up to the
+// capture limit through a TeeStream) and handed to the Recorder when it ends; a replay from
+// the agent API comes through the same code with an in-memory stream for the relay's side.
 #include <spdlog/spdlog.h>
 
-#include "agent/tunnel.hpp"
+#include "agent/http_serve.hpp"
 #include "agent/upstream_proxy.hpp"
+#include "inspect/recorder.hpp"
 #include "net/http_io.hpp"
 #include "net/prefixed_stream.hpp"
 #include "net/pump.hpp"
@@ -29,6 +33,51 @@ void apply_host_header(http1::RequestHead& head, const config::TunnelConfig& c) 
   head.fields.set("Host", c.host_header == "rewrite" ? format_host_port(c.local) : c.host_header);
 }
 
+// Forwards everything to `inner` and keeps the first `limit` body bytes written (after `skip`
+// bytes of head that go out with them) in `m`, counting the rest. With no `m` it only forwards.
+class TeeStream final : public net::ByteStream {
+ public:
+  TeeStream(net::ByteStream& inner, inspect::Message* m, std::size_t limit, std::size_t skip = 0)
+      : inner_(inner), m_(m), limit_(limit), skip_(skip) {}
+  net::Task<Result<net::Chunk>> read() override { return inner_.read(); }
+  net::Task<Result<void>> write(std::span<const std::uint8_t> b) override {
+    keep(b);
+    return inner_.write(b);
+  }
+  net::Task<Result<void>> write_last(std::span<const std::uint8_t> b) override {
+    keep(b);
+    return inner_.write_last(b);
+  }
+  void shutdown_write() override { inner_.shutdown_write(); }
+  void abort(std::string_view reason) override { inner_.abort(reason); }
+
+ private:
+  void keep(std::span<const std::uint8_t> b) {
+    if (m_ == nullptr) return;
+    const auto skipped = std::min(skip_, b.size());
+    skip_ -= skipped;
+    b = b.subspan(skipped);
+    m_->body_size += b.size();
+    const auto room = limit_ > m_->body.size() ? limit_ - m_->body.size() : 0;
+    const auto n = std::min(room, b.size());
+    m_->body.append(reinterpret_cast<const char*>(b.data()), n);
+  }
+  net::ByteStream& inner_;
+  inspect::Message* m_;
+  std::size_t limit_;
+  std::size_t skip_;
+};
+
+// The visitor's address as the relay vouches for it: the last X-Forwarded-For element.
+std::string visitor_of(const http1::RequestHead& head) {
+  const auto* xff = head.fields.get("X-Forwarded-For");
+  if (xff == nullptr) return {};
+  std::string_view v = *xff;
+  if (auto comma = v.rfind(','); comma != std::string_view::npos) v.remove_prefix(comma + 1);
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  return std::string(v);
+}
+
 struct Upload {
   explicit Upload(const net::Executor& ex) : finished(ex) {}
   bool done = false;
@@ -44,16 +93,23 @@ struct Attempt {
   bool complete = false;   // the whole response went to the relay (and our FIN)
 };
 
-net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, http1::RequestHead& head,
-                            net::ByteStream& local, const std::string& head_bytes, const std::string& name) {
+net::Task<Attempt> exchange(net::ByteStream& stream, const ResetFn& reset, net::MessageReader& rd,
+                            http1::RequestHead& head, net::ByteStream& local, const std::string& head_bytes,
+                            const std::string& name, inspect::Exchange* cap, std::size_t limit) {
   Attempt a;
   auto ex = co_await asio::this_coro::executor;
+  if (cap != nullptr) {  // a retry starts the capture of the response again
+    cap->has_response = false;
+    cap->response = {};
+    cap->error.clear();
+  }
   auto w = co_await local.write(net::bytes_of(head_bytes));
   if (!w) {
     a.retryable = head.body == http1::BodyKind::none;
     co_return a;
   }
   Upload up(ex);
+  TeeStream upload_tee(local, cap != nullptr ? &cap->request : nullptr, limit);
   http1::BodyFramer framer(head.body, head.content_length);
   if (head.body == http1::BodyKind::none) {
     up.done = true;
@@ -61,7 +117,7 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
     asio::co_spawn(
         ex,
         [&]() -> net::Task<void> {
-          auto r = co_await rd.copy_body(framer, local);
+          auto r = co_await rd.copy_body(framer, upload_tee);
           if (!r) {
             up.ok = false;
             local.abort(r.error().message);
@@ -91,16 +147,26 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
       // A malformed response is the origin's fault (the relay answers 502 bad_response);
       // anything else means the service could not be reached or went away.
       const auto code = r.status == net::HeadStatus::bad ? Errc::protocol : Errc::refused;
-      stream.reset(make_error(code, "{}: {}", name, why));
+      if (cap != nullptr) cap->error = why;
+      reset(make_error(code, "{}: {}", name, why));
       while (!up.done) co_await up.finished.wait();
       co_return a;
     }
     rh = std::move(r.head);
     wrote = true;
     if (rh.status >= 200) break;  // the final head goes with the body (below)
-    auto hw = co_await stream.write(net::bytes_of(http1::serialize(rh)));
+    const auto interim = http1::serialize(rh);
+    auto hw = co_await stream.write(net::bytes_of(interim));
     if (!hw) break;
     if (rh.status == 101 && head.upgrade) {
+      if (cap != nullptr) {
+        cap->has_response = true;
+        cap->status = 101;
+        cap->reason = rh.reason;
+        cap->response.head = interim;
+        cap->response.headers = rh.fields.list;
+        cap->upgraded = true;
+      }
       net::PrefixedStream from_relay(stream, rd.buffered());
       net::PrefixedStream from_local(local, lr.buffered());
       co_await net::pump(from_relay, from_local);
@@ -108,6 +174,7 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
     }
   }
   if (rh.status < 200 || rh.status == 101) {  // the relay went away mid-exchange
+    if (cap != nullptr && cap->error.empty()) cap->error = "the visitor went away";
     local.abort("relay gone");
     while (!up.done) co_await up.finished.wait();
     co_return a;
@@ -118,12 +185,22 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
   rearm();
   // Head, body and FIN: one frame for a small response.
   const auto resp_head = http1::serialize(rh);
-  auto body = co_await lr.copy_body(resp, stream, rearm, net::bytes_of(resp_head), true);
+  if (cap != nullptr) {
+    cap->has_response = true;
+    cap->status = rh.status;
+    cap->reason = rh.reason;
+    cap->response.head = resp_head;
+    cap->response.headers = rh.fields.list;
+    cap->response.chunked = rh.body == http1::BodyKind::chunked;
+  }
+  TeeStream down(stream, cap != nullptr ? &cap->response : nullptr, limit, resp_head.size());
+  auto body = co_await lr.copy_body(resp, down, rearm, net::bytes_of(resp_head), true);
   stall.disarm();
   if (!body) {
+    if (cap != nullptr) cap->error = "response body: " + body.error().message;
     // A malformed body is the origin's fault (protocol: the relay closes the visitor connection).
     const auto code = body.error().code == Errc::protocol ? Errc::protocol : Errc::refused;
-    stream.reset(make_error(code, "response body: {}", body.error().message));
+    reset(make_error(code, "response body: {}", body.error().message));
     local.abort("response failed");
   } else {
     a.complete = true;
@@ -136,14 +213,33 @@ net::Task<Attempt> exchange(session::MuxStream& stream, net::MessageReader& rd, 
 
 }  // namespace
 
-net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelState& t, proto::OpenMeta meta) {
-  net::MessageReader rd(*stream);
+net::Task<void> serve_http_on(net::ByteStream& stream, const ResetFn& reset, TunnelState& t,
+                              const proto::OpenMeta& meta, std::string_view replay_of) {
+  const auto started = std::chrono::steady_clock::now();
+  net::MessageReader rd(stream);
   auto r = co_await rd.read_request(http1::Limits{});
   if (r.status != net::HeadStatus::ok) {
-    if (r.status == net::HeadStatus::bad) stream->reset(make_error(Errc::protocol, "bad request: {}", r.bad.message));
+    if (r.status == net::HeadStatus::bad) reset(make_error(Errc::protocol, "bad request: {}", r.bad.message));
     co_return;
   }
   auto& head = r.head;
+  // The capture holds the request as the relay sent it (before a Host rewrite for the service).
+  std::optional<inspect::Exchange> cap;
+  const auto recorder = t.recorder;
+  const std::size_t limit = recorder ? recorder->limits().body : 0;
+  if (recorder) {
+    cap.emplace();
+    cap->tunnel = t.config.name;
+    cap->start = std::chrono::system_clock::now();
+    cap->method = head.method;
+    cap->uri = head.target;
+    cap->minor = head.minor;
+    cap->remote_addr = meta.visitor.empty() ? visitor_of(head) : meta.visitor;
+    cap->request.head = http1::serialize(head);
+    cap->request.headers = head.fields.list;
+    cap->request.chunked = head.body == http1::BodyKind::chunked;
+    cap->replay_of = replay_of;
+  }
   apply_host_header(head, t.config);
   const auto head_bytes = http1::serialize(head);
   if (!t.pool) {
@@ -154,34 +250,53 @@ net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelSta
   // --upstream-proxy-protocol: local connections are tagged with the visitor's header and reused
   // only for requests of that same visitor (docs/proxy-protocol.md).
   const auto preamble = upstream_proxy_header(t.config.upstream_proxy_protocol, meta);
-  ++t.connections_total;
-  ++t.connections_open;
+  const auto name = format_host_port(t.config.local);
+  inspect::Exchange* capp = cap ? &*cap : nullptr;
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = false;
     auto conn = co_await pool->acquire(reused, preamble);
     if (!conn) {
       count_dial_failure();
       spdlog::warn("tunnel {}: {}", t.config.name, conn.error().message);
-      stream->reset(conn.error());
+      if (capp != nullptr) capp->error = conn.error().message;
+      reset(conn.error());
       break;
     }
-    auto a = co_await exchange(*stream, rd, head, **conn, head_bytes, format_host_port(t.config.local));
+    auto a = co_await exchange(stream, reset, rd, head, **conn, head_bytes, name, capp, limit);
     if (a.reusable) pool->release(std::move(*conn), preamble);
     if (a.complete) {
       // Wait for the relay's end of the request (it may come after our response, e.g. for an
       // upgrade the service refused): dropping the stream before would reset it, and a reset
       // discards the response the relay has not read yet.
       for (;;) {
-        auto rest = co_await stream->read();
+        auto rest = co_await stream.read();
         if (!rest || rest->empty()) break;
       }
     }
     if (!(a.retryable && reused)) {
-      if (a.retryable) stream->reset(make_error(Errc::refused, "{}: the connection closed without a response",
-                                                format_host_port(t.config.local)));
+      if (a.retryable) {
+        if (capp != nullptr) capp->error = "the connection closed without a response";
+        reset(make_error(Errc::refused, "{}: the connection closed without a response", name));
+      }
       break;
     }
   }
+  const auto now = std::chrono::steady_clock::now();
+  const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(now - started);
+  t.stats.http.record(now, took);
+  if (cap) {
+    cap->duration = took;
+    cap->id = recorder->next_id();
+    recorder->offer(std::move(*cap));
+  }
+}
+
+net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelState& t, proto::OpenMeta meta) {
+  ++t.connections_total;
+  ++t.connections_open;
+  const ResetFn reset = [s = stream](Error e) { s->reset(std::move(e)); };
+  const std::string_view no_replay;
+  co_await serve_http_on(*stream, reset, t, meta, no_replay);
   --t.connections_open;
 }
 

@@ -9,8 +9,13 @@
 
 #include "agent/local_pool.hpp"
 #include "config/model.hpp"
+#include "inspect/stats.hpp"
 #include "proto/messages.hpp"
 #include "session/session.hpp"
+
+namespace porthole::inspect {
+class Recorder;
+}
 
 namespace porthole::agent {
 
@@ -21,9 +26,12 @@ struct TunnelState {
   std::uint64_t connections_total = 0;
   std::size_t connections_open = 0;
   std::shared_ptr<LocalPool> pool;  // keep-alive connections to the local service (http)
+  inspect::TunnelStats stats;                   // the agent API's metrics (inspect/stats.hpp)
+  std::shared_ptr<inspect::Recorder> recorder;  // captures http exchanges; null: --inspect off
 };
 
-// Serves one stream; the tunnel outlives it (tunnels are not removed while the agent runs).
+// Serves one stream; the tunnel outlives it (the agent holds a shared_ptr to the TunnelState
+// while the stream is served, so removing a tunnel at run time cannot leave it dangling).
 // `meta` is the stream's OPEN metadata: who the visitor is (for --upstream-proxy-protocol).
 using ServeFn = net::Task<void> (*)(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel,
                                     proto::OpenMeta meta);

@@ -3,12 +3,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "agent/agent.hpp"
 #include "app/sensitive_check.hpp"
 #include "app/serve.hpp"
+#include "app/status_screen.hpp"
+#include "inspect/server.hpp"
 #include "config/config.hpp"
 
 namespace porthole::app {
@@ -21,6 +25,10 @@ void add_agent_flags(CLI::App& sub, AgentFlags& f) {
   sub.add_option("--relay-ca", f.relay_ca, "CA bundle that signs the relay certificate");
   sub.add_option("--name", f.name, "Agent name shown on the relay (default: host name)");
   sub.add_option("--inspect", f.inspect, "Inspector address, or off (default 127.0.0.1:4040)");
+  sub.add_option("--inspect-memory", f.inspect_memory, "Memory for captured requests, oldest dropped first (64MiB)");
+  sub.add_option("--inspect-body-limit", f.inspect_body_limit, "Bytes kept of each captured body; the rest is counted (1MiB)");
+  sub.add_option("--log", f.log, "stdout or stderr: plain log lines there instead of the status screen on a terminal")
+      ->check(CLI::IsMember({"stdout", "stderr"}));
   sub.add_flag("--exit-on-failure", f.exit_on_failure, "Exit with status 1 instead of reconnecting");
   sub.add_option("--heartbeat-interval", f.heartbeat_interval, "Ping the relay after this much idle time (3s)");
   sub.add_option("--heartbeat-timeout", f.heartbeat_timeout, "Declare the relay dead after this much silence (10s)");
@@ -65,13 +73,77 @@ Result<config::AgentConfig> resolve_agent_config(const AgentFlags& f) {
   return cfg;
 }
 
-int run_agent(config::AgentConfig cfg) {
+Result<std::size_t> parse_size(std::string_view text) {
+  std::size_t n = 0;
+  std::size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    if (n > (SIZE_MAX - 9) / 10) return make_error("'{}' is too large", text);
+    n = n * 10 + static_cast<std::size_t>(text[i++] - '0');
+  }
+  if (i == 0) return make_error("'{}' is not a size (examples: 64MiB, 512KiB, 1000000)", text);
+  std::string unit(text.substr(i));
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::size_t mult = 1;
+  if (unit.empty() || unit == "b") {
+    mult = 1;
+  } else if (unit == "k" || unit == "kib" || unit == "kb") {
+    mult = 1024;
+  } else if (unit == "m" || unit == "mib" || unit == "mb") {
+    mult = 1024 * 1024;
+  } else if (unit == "g" || unit == "gib" || unit == "gb") {
+    mult = 1024ull * 1024 * 1024;
+  } else {
+    return make_error("'{}': unknown unit (B, KiB, MiB, GiB)", text);
+  }
+  if (n > SIZE_MAX / mult) return make_error("'{}' is too large", text);
+  return n * mult;
+}
+
+int run_agent(config::AgentConfig cfg, const AgentFlags& flags) {
+  inspect::CaptureLimits limits;
+  for (auto [text, flag, into] : {std::tuple{&flags.inspect_memory, "--inspect-memory", &limits.memory},
+                                  {&flags.inspect_body_limit, "--inspect-body-limit", &limits.body}}) {
+    if (text->empty()) continue;
+    auto v = parse_size(*text);
+    if (!v) {
+      std::cerr << "porthole: " << flag << ": " << v.error().message << "\n";
+      return 2;
+    }
+    *into = *v;
+  }
   if (auto r = check_sensitive_tunnels(cfg); !r) {
     std::cerr << "porthole: " << r.error().message << "\n";
     return 2;
   }
   net::asio::io_context io(1);
-  agent::Agent agent(io, std::move(cfg), std::cout);
+  const bool inspect_on = cfg.inspect != "off";
+  const auto inspect_addr = cfg.inspect;
+  if (flags.log == "stdout") {  // like ngrok's --log stdout: the log lines go to stdout
+    auto logger = spdlog::default_logger();
+    auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
+    if (!logger->sinks().empty()) sink->set_level(logger->sinks().front()->level());
+    sink->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+    logger->sinks() = {sink};
+  }
+  // On a terminal the status screen shows the Forwarding lines; stdout stays plain otherwise.
+  const bool screen = flags.log.empty() && StatusScreen::available();
+  std::ostringstream hidden;
+  agent::Agent agent(io, std::move(cfg), screen ? static_cast<std::ostream&>(hidden) : std::cout);
+  std::shared_ptr<inspect::Recorder> recorder;
+  std::unique_ptr<inspect::Server> server;
+  if (inspect_on) {
+    recorder = std::make_shared<inspect::Recorder>(io.get_executor(), limits);
+    agent.set_recorder(recorder);
+    auto s = inspect::Server::start(io, agent, recorder, inspect_addr);
+    if (!s) {
+      // The tunnels matter more than the inspector: go on without it, and say so.
+      spdlog::warn("inspector not started: {} (--inspect ADDR to choose another, or --inspect off)", s.error().message);
+    } else {
+      server = std::move(*s);
+      if (!screen) std::cout << "Web Interface " << server->url() << std::endl;
+    }
+  }
+  std::unique_ptr<StatusScreen> status_screen;
   int fatal_status = -1;
   agent.on_fatal([&](int status) {
     fatal_status = status;
@@ -81,9 +153,11 @@ int run_agent(config::AgentConfig cfg) {
     std::cerr << "porthole: " << r.error().message << "\n";
     return 2;
   }
+  if (screen) status_screen = std::make_unique<StatusScreen>(io, agent, recorder, server ? server->url() : "");
   int status = serve_until_signal(io, [&](std::function<void(int)> done) {
     agent.shutdown([done] { done(0); });
   });
+  status_screen.reset();  // the terminal as it was, before anything else is printed
   return fatal_status >= 0 ? fatal_status : status;
 }
 

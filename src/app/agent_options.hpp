@@ -16,6 +16,8 @@ struct AgentFlags {
   std::string relay, token, relay_fingerprint, relay_ca, name, inspect;
   bool exit_on_failure = false;
   std::string heartbeat_interval, heartbeat_timeout;
+  std::string inspect_memory, inspect_body_limit;  // sizes: 64MiB, 1MiB, 512k...
+  std::string log;  // "" = the status screen on a terminal; "stdout" / "stderr": plain log lines there
 };
 
 void add_agent_flags(CLI::App& sub, AgentFlags& flags);
@@ -25,6 +27,11 @@ void add_agent_flags(CLI::App& sub, AgentFlags& flags);
 Result<config::AgentConfig> resolve_agent_config(const AgentFlags& flags);
 
 // Runs an agent with these settings until a signal; prints Forwarding lines on stdout.
-int run_agent(config::AgentConfig cfg);
+// With the inspector on (cfg.inspect not "off") it also captures http exchanges and serves the
+// agent API and the inspector page on cfg.inspect.
+int run_agent(config::AgentConfig cfg, const AgentFlags& flags = {});
+
+// "64MiB", "1MiB", "512KiB", "1048576", "10MB", "1k" -> bytes.
+Result<std::size_t> parse_size(std::string_view text);
 
 }  // namespace porthole::app

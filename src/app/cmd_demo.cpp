@@ -3,6 +3,7 @@
 #include <iostream>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <openssl/rand.h>
 
 #include "agent/agent.hpp"
@@ -11,6 +12,7 @@
 #include "app/sample_app.hpp"
 #include "app/serve.hpp"
 #include "core/encoding.hpp"
+#include "inspect/server.hpp"
 
 namespace porthole::app {
 
@@ -19,6 +21,7 @@ namespace {
 struct DemoOptions {
   std::string data;
   int remote_port = 0;
+  std::string inspect = "127.0.0.1:4040";
 };
 
 int run_demo(const DemoOptions& o) {
@@ -64,9 +67,30 @@ int run_demo(const DemoOptions& o) {
   std::cout << "porthole demo: a relay, an agent and a sample web app in one process (Ctrl-C to stop)\n"
             << "  relay   127.0.0.1:" << (*relay)->agent_port() << " (TLS 1.3, fingerprint SHA256:"
             << (*relay)->identity().fingerprint.substr(0, 16) << "…)\n"
-            << "  app     http://127.0.0.1:" << *app_port << "/ (private)\n"
-            << "The public addresses follow; open them in a browser or with curl.\n";
+            << "  app     http://127.0.0.1:" << *app_port << "/ (private: a page and a webhook receiver)\n";
   agent::Agent agent(io, ac, std::cout);
+  // The HTTP story: every request to http://demo.localhost:PORT/ is captured; the inspector
+  // shows it and replays it.
+  std::shared_ptr<inspect::Recorder> recorder;
+  std::unique_ptr<inspect::Server> inspector;
+  if (o.inspect != "off") {
+    recorder = std::make_shared<inspect::Recorder>(io.get_executor(), inspect::CaptureLimits{});
+    agent.set_recorder(recorder);
+    auto s = inspect::Server::start(io, agent, recorder, o.inspect);
+    if (!s) {
+      std::cerr << "porthole demo: inspector not started: " << s.error().message << "\n";
+    } else {
+      inspector = std::move(*s);
+    }
+  }
+  const auto web = fmt::format("http://demo.localhost:{}/", (*relay)->http_port());
+  std::cout << "\nOpen " << web << " in a browser (or: curl " << web << ").\n"
+            << "Send it a webhook: curl -X POST " << web << "webhook -H 'Content-Type: application/json' -d "
+            << "'{\"event\":\"demo\"}'\n";
+  if (inspector) {
+    std::cout << "Web Interface " << inspector->url() << "  <- see each request there, and replay it\n";
+  }
+  std::cout << "The public addresses follow.\n" << std::flush;
   if (auto r = agent.start(); !r) {
     std::cerr << "porthole demo: " << r.error().message << "\n";
     return 1;
@@ -83,6 +107,7 @@ void add_demo(CLI::App& app, Run& run) {
   auto* sub = app.add_subcommand("demo", "Relay + agent + a sample app in one process, to try porthole locally");
   sub->add_option("--data", o->data, "Relay state directory (default: a temp dir)");
   sub->add_option("--remote-port", o->remote_port, "Public port to ask for")->check(CLI::Range(1, 65535));
+  sub->add_option("--inspect", o->inspect, "Inspector address, or off (default 127.0.0.1:4040, next free port if busy)");
   sub->callback([o, &run] { run = [o] { return run_demo(*o); }; });
 }
 

@@ -101,7 +101,7 @@ int run_expose(const ExposeOptions& o, const std::string& kind) {
   }
   cfg->tunnels.clear();  // the command line says what to expose
   cfg->tunnels.push_back(t);
-  return run_agent(std::move(*cfg));
+  return run_agent(std::move(*cfg), o.agent);
 }
 
 CLI::App* add_kind(CLI::App& app, Run& run, const std::string& kind, const std::string& help,

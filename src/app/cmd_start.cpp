@@ -38,7 +38,7 @@ int run_start(const StartOptions& o) {
     std::cerr << "porthole start: the config defines no [[tunnel]]\n";
     return 2;
   }
-  return run_agent(std::move(*cfg));
+  return run_agent(std::move(*cfg), o.agent);
 }
 
 }  // namespace

@@ -1,4 +1,7 @@
-// The demo's sample service: a tiny HTTP/1.1 server that greets every request.
+// The demo's sample service: a small HTTP/1.1 app on a private port, read with porthole's own
+// strict codec. GET / is a page (with a button that sends a test webhook from the browser);
+// POST /webhook receives a webhook (any body up to 1 MiB) and answers with what it got, like
+// the receiver a developer is writing; GET /webhooks lists the last ones received (JSON).
 #pragma once
 
 #include <cstdint>
