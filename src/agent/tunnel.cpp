@@ -12,6 +12,7 @@ namespace {
 constexpr TunnelKind kTunnelKinds[] = {
     {"tcp", serve_tcp},
     {"http", serve_http},
+    {"tls", serve_tcp},  // passthrough: the visitor's TLS bytes as they came, pumped to the local TLS service
 };
 
 }  // namespace

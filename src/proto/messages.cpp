@@ -7,12 +7,13 @@ namespace {
 
 using json = nlohmann::json;
 constexpr std::size_t kMaxString = 1024;
+constexpr std::size_t kMaxPem = 32 * 1024;  // a CA bundle (bind's mtls_ca)
 
 // Reads fields of one JSON object; the first problem is kept and named.
 class Reader {
  public:
   explicit Reader(const json& j) : j_(j) {}
-  std::string str(const char* key, bool required = true) {
+  std::string str(const char* key, bool required = true, std::size_t max = kMaxString) {
     auto it = j_.find(key);
     if (it == j_.end()) {
       if (required) fail(std::string("missing field '") + key + "'");
@@ -20,7 +21,7 @@ class Reader {
     }
     if (!it->is_string()) return fail(std::string("field '") + key + "' must be a string"), std::string();
     const auto& s = it->get_ref<const std::string&>();
-    if (s.size() > kMaxString) return fail(std::string("field '") + key + "' is too long"), std::string();
+    if (s.size() > max) return fail(std::string("field '") + key + "' is too long"), std::string();
     return s;
   }
   std::optional<std::int64_t> integer(const char* key, std::int64_t lo, std::int64_t hi, bool required) {
@@ -34,8 +35,9 @@ class Reader {
     if (v < lo || v > hi) return fail(fmt::format("field '{}' = {} is out of range {}..{}", key, v, lo, hi)), std::nullopt;
     return v;
   }
-  bool boolean(const char* key) {
+  bool boolean(const char* key, bool required = true) {
     auto it = j_.find(key);
+    if (it == j_.end() && !required) return false;
     if (it == j_.end() || !it->is_boolean()) return fail(std::string("field '") + key + "' must be a boolean"), false;
     return it->get<bool>();
   }
@@ -78,6 +80,14 @@ Result<Control> decode_by_type(std::string_view type, Reader& r) {
     m.subdomain = r.str("subdomain", false);
     m.hostname = r.str("hostname", false);
     m.pool = r.str("pool", false);
+    m.terminate_at = r.str("terminate_at", false);
+    m.redirect_https = r.boolean("redirect_https", false);
+    m.hsts = r.str("hsts", false);
+    m.mtls_ca = r.str("mtls_ca", false, kMaxPem);
+    if (!m.terminate_at.empty() && m.terminate_at != "relay" && m.terminate_at != "agent") {
+      r.fail("field 'terminate_at' must be \"relay\" or \"agent\"");
+    }
+    if (m.hsts.find_first_of("\r\n") != std::string::npos) r.fail("field 'hsts' has a line break");
     if (m.tunnel.empty()) r.fail("field 'tunnel' is empty");
     if (!m.pool.empty() && m.pool != "round-robin" && m.pool != "least-conn") r.fail("field 'pool' is unknown");
     return finish(r, type, m);
@@ -124,6 +134,10 @@ struct Encoder {
     if (!m.subdomain.empty()) j["subdomain"] = m.subdomain;
     if (!m.hostname.empty()) j["hostname"] = m.hostname;
     if (!m.pool.empty()) j["pool"] = m.pool;
+    if (!m.terminate_at.empty()) j["terminate_at"] = m.terminate_at;
+    if (m.redirect_https) j["redirect_https"] = true;
+    if (!m.hsts.empty()) j["hsts"] = m.hsts;
+    if (!m.mtls_ca.empty()) j["mtls_ca"] = m.mtls_ca;
     return j;
   }
   json operator()(const Bound& m) const { return {{"type", "bound"}, {"tunnel", m.tunnel}, {"public_url", m.public_url}}; }

@@ -42,6 +42,12 @@ struct Bind {
   // Several agents of one token share the endpoint ("round-robin" or "least-conn"); "" = no
   // pool: this agent takes the endpoint over.
   std::string pool;
+  // http/tls at the https listener (docs/tls.md); absent fields keep the defaults, so older
+  // agents and relays understand each other.
+  std::string terminate_at;     // "" / "relay", or "agent": passthrough, the agent terminates
+  bool redirect_https = false;  // the http port answers 308 to https
+  std::string hsts;             // Strict-Transport-Security value ("" none)
+  std::string mtls_ca;          // PEM of the CAs visitor certificates must chain to ("" no mTLS)
 };
 
 // relay -> agent: the tunnel is live (or not).

@@ -6,6 +6,7 @@ namespace {
 constexpr EndpointKind kEndpointKinds[] = {
     {"tcp", bind_tcp},
     {"http", bind_http},
+    {"tls", bind_tls},
 };
 }  // namespace
 

@@ -16,13 +16,14 @@ namespace porthole::relay {
 struct ExchangeOptions {
   std::chrono::seconds upstream_timeout{60};
   std::chrono::seconds body_timeout{60};
+  std::string hsts;  // Strict-Transport-Security value for responses ("" none: plain HTTP or not asked)
 };
 
 struct ExchangeResult {
   bool keep_alive = false;  // the visitor connection may carry another request
 };
 
-net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, net::MessageReader& reader,
+net::Task<ExchangeResult> forward_exchange(Pick& pick, net::ByteStream& visitor, net::MessageReader& reader,
                                            proto::http1::RequestHead& head, const std::string& visitor_addr,
                                            const ExchangeOptions& options);
 
