@@ -147,7 +147,10 @@ void HttpListener::leave(Visitor& v) {
 
 net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint peer) {
   net::TcpStream vs(std::move(socket));
-  co_await serve_stream(vs, net::format_endpoint(peer), VisitorConn{});
+  // Named, not temporaries, in the co_await's arguments (GCC 12 destroys those twice).
+  std::string addr = net::format_endpoint(peer);
+  VisitorConn conn;
+  co_await serve_stream(vs, std::move(addr), std::move(conn));
 }
 
 net::Task<void> HttpListener::serve_stream(net::ByteStream& vs, std::string visitor_addr, VisitorConn conn) {
