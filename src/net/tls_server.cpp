@@ -117,11 +117,11 @@ int ticket_cb(SSL*, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CT
   return rc;
 }
 
-// A new handshake on an established TLS 1.2 connection is a renegotiation attempt (refused).
-void count_renegotiation(const SSL* ssl, int where, int) {
-  if ((where & SSL_CB_HANDSHAKE_START) == 0 || SSL_is_init_finished(ssl) != 1 || SSL_version(ssl) >= TLS1_3_VERSION) {
-    return;
-  }
+// A renegotiation attempt is refused by OpenSSL with a no_renegotiation alert; counted when that
+// alert goes out. Called for protocol messages (handshake, alerts), not for data.
+void count_renegotiation(int write_p, int, int content_type, const void* buf, std::size_t len, SSL*, void*) {
+  if (write_p == 0 || content_type != SSL3_RT_ALERT || len < 2) return;
+  if (static_cast<const unsigned char*>(buf)[1] != SSL_AD_NO_RENEGOTIATION) return;
   static auto& c = metrics::counter("porthole_relay_tls_rejects_total{reason=\"renegotiation\"}",
                                     "Connections on the https listener refused before or during the TLS handshake, by reason");
   c.inc();
@@ -156,7 +156,7 @@ Result<SslCtxPtr> make_https_context(std::string_view chain_pem, std::string_vie
   SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION);
   SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // (OpenSSL 3 refuses client-initiated renegotiation by default; the callback counts attempts.)
-  SSL_CTX_set_info_callback(c, count_renegotiation);
+  SSL_CTX_set_msg_callback(c, count_renegotiation);
   if (SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1 || SSL_CTX_set_ciphersuites(c, kTls13Suites) != 1 ||
       SSL_CTX_set1_groups_list(c, "X25519:P-256:P-384") != 1) {
     return make_error("cannot set the TLS cipher policy: {}", openssl_error_text());

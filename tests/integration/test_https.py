@@ -70,6 +70,8 @@ def s_client(port, servername, *extra, data=b"", timeout=15):
     """openssl s_client against 127.0.0.1:port; (returncode, stdout+stderr text)."""
     cmd = [OPENSSL, "s_client", "-connect", f"127.0.0.1:{port}", "-servername", servername, "-showcerts",
            "-verify_quiet", *extra]
+    if data:
+        cmd.append("-ign_eof")  # read until the server closes (the answer, and TLS 1.3 tickets)
     r = run(*cmd, input=data, timeout=scaled(timeout))
     return r.returncode, r.stdout.decode("latin-1") + r.stderr.decode("latin-1")
 
@@ -173,6 +175,16 @@ class HttpsTest(CheckedProcesses, unittest.TestCase):
         # TLS 1.0/1.1 refused, 1.2 and 1.3 accepted.
         self.assertNotEqual(s_client(relay.https_port, host, "-tls1_1")[0], 0)
         self.assertIn("Protocol  : TLSv1.2", s_client(relay.https_port, host, "-tls1_2")[1])
+        # Session tickets: a second connection resumes.
+        sess = os.path.join(self.tmp, "sess")
+        s_client(relay.https_port, host, "-sess_out", sess,
+                 data=f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        self.assertIn("Reused, TLSv1.3", s_client(relay.https_port, host, "-sess_in", sess)[1])
+        # Renegotiation (TLS 1.2, s_client's "R" command) is refused and counted.
+        r = subprocess.run([OPENSSL, "s_client", "-connect", f"127.0.0.1:{relay.https_port}", "-servername", host,
+                            "-tls1_2"], input=b"R\n", capture_output=True, timeout=scaled(15))
+        self.assertIn(b"RENEGOTIATING", r.stdout + r.stderr)
+        wait_for(lambda: reject_count(relay, "renegotiation") >= 1, 5, "the renegotiation count")
         # `porthole relay ca` prints that CA.
         r = run(BIN, "relay", "ca", "--data", relay.data)
         self.assertEqual(r.returncode, 0, r.stderr)
