@@ -229,6 +229,7 @@ net::Task<void> HttpsListener::serve(net::tcp::socket socket, net::tcp::endpoint
       co_return;
     }
     net::TlsStream ts(std::move(socket), ctx.get(), net::TlsSocket::Side::server);
+    p.socket = &ts.tls().socket();
     ts.tls().preload(sniffed);
     auto hs = co_await ts.handshake(remaining);
     routed("acme_challenge").inc();
