@@ -106,7 +106,7 @@ FP=$(wait_for "$WORK/relay.log" 'Relay certificate fingerprint SHA256:([0-9a-f]+
 common=(--relay "127.0.0.1:$AGENTS" --token "$TOKEN" --relay-fingerprint "$FP" --inspect off)
 XDG_CONFIG_HOME=$WORK start agent-http "$PORTHOLE" http "$ORIGIN" --hostname "$HOST" "${common[@]}" --name web
 wait_for "$WORK/agent-http.log" '(Forwarding) ' >/dev/null
-start tlssrv socat -u "OPENSSL-LISTEN:$TLSSRV,bind=127.0.0.1,reuseaddr,fork,cert=$WORK/cert.pem,key=$WORK/key.pem,verify=0" FILE:/dev/zero
+start tlssrv socat -U "OPENSSL-LISTEN:$TLSSRV,bind=127.0.0.1,reuseaddr,fork,cert=$WORK/cert.pem,key=$WORK/key.pem,verify=0" FILE:/dev/zero
 wait_port "$TLSSRV"
 XDG_CONFIG_HOME=$WORK start agent-tls "$PORTHOLE" tls "$TLSSRV" --hostname pass.example.test "${common[@]}" --name pass
 wait_for "$WORK/agent-tls.log" '(Forwarding) ' >/dev/null
@@ -135,7 +135,8 @@ through() {  # PORT [SNI]: MiB/s of BYTES read through a TLS client
   local port=$1 sni=${2:-}
   local opt="verify=0"
   [ -n "$sni" ] && opt="$opt,snihost=$sni"
-  socat -u "OPENSSL:127.0.0.1:$port,$opt" - 2>/dev/null |
+  # socat fails with EPIPE when dd has its count and closes: that is the normal end.
+  { socat -u "OPENSSL:127.0.0.1:$port,$opt" - 2>/dev/null || true; } |
     dd of=/dev/null bs=1M count=$((BYTES / 1048576)) iflag=fullblock 2>&1 |
     awk '/copied/ {for (i = 1; i <= NF; i++) if ($i == "copied,") {print $(i+1) " s"}}'
 }
