@@ -50,7 +50,7 @@ python3 -u -m http.server --bind 127.0.0.1 0 --directory "$work/www" > "$work/or
 pids+=($!)
 origin_port=$(wait_for "$work/origin.log" 'port ([0-9]+)')
 
-"$BIN" relay --agents 127.0.0.1:0 --admin 127.0.0.1:0 --http 127.0.0.1:0 --data "$work/relay" \
+"$BIN" relay --agents 127.0.0.1:0 --admin 127.0.0.1:0 --http 127.0.0.1:0 --https 127.0.0.1:0 --data "$work/relay" \
   --token "$TOKEN" > "$work/relay.log" 2>&1 &
 pids+=($!)
 relay_pid=$!

@@ -7,6 +7,7 @@
 #include "core/metrics.hpp"
 #include "net/pump.hpp"
 #include "net/tcp_stream.hpp"
+#include "net/tls_server.hpp"
 
 namespace porthole::agent {
 
@@ -213,6 +214,18 @@ void Agent::send_bind(const TunnelState& t) {
     b.private_name = t.config.private_name;
   }
   b.policy = t.config.policy;
+  if (t.config.terminate_at == "agent") b.terminate_at = "agent";
+  b.redirect_https = t.config.redirect_https;
+  if (t.config.hsts_max_age > 0) b.hsts = fmt::format("max-age={}", t.config.hsts_max_age);
+  if (!t.config.mtls_ca.empty()) {
+    auto pem = net::read_text_file(t.config.mtls_ca);
+    if (!pem) {
+      // Never expose it without the client certificate check it asked for.
+      spdlog::error("tunnel {}: --mtls-ca: {} (not exposed)", t.config.name, pem.error().message);
+      return;
+    }
+    b.mtls_ca = std::move(*pem);
+  }
   session_->send_control(proto::encode(b));
 }
 

@@ -15,6 +15,7 @@ constexpr TunnelKind kTunnelKinds[] = {
     {"tcp", serve_tcp},
     {"http", serve_http},
     {"udp", serve_udp},
+    {"tls", serve_tcp},  // passthrough: the visitor's TLS bytes as they came, pumped to the local TLS service
 };
 
 }  // namespace

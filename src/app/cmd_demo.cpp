@@ -39,6 +39,7 @@ int run_demo(const DemoOptions& o) {
   rc.agents = "127.0.0.1:0";
   rc.admin = "127.0.0.1:0";  // any free port: the demo must not fail because 7001 is taken
   rc.http = "127.0.0.1:0";
+  rc.https = "127.0.0.1:0";
   rc.data_dir = o.data.empty() ? (std::filesystem::temp_directory_path() / "porthole-demo").string() : o.data;
   rc.tokens = {token};
   std::ostringstream relay_out;  // the relay's banner is for operators; the demo prints its own

@@ -26,6 +26,10 @@ struct ExposeOptions {
   std::string policy_file;  // --policy
   policy::Sugar sugar;      // --allow-cidr, --deny-cidr, --basic-auth, --rate-limit
   bool allow_public = false;
+  // the https listener (docs/tls.md)
+  std::string terminate_at = "relay", tls_cert, tls_key, mtls_ca;
+  bool redirect_https = false;
+  int hsts = -1;  // -1: off; --hsts alone: one year
 };
 
 // --policy FILE and the short flags, compiled into the canonical document sent in Bind.
@@ -45,6 +49,17 @@ Result<void> check_http(const ExposeOptions& o) {
   if (!o.subdomain.empty() && !o.hostname.empty()) return make_error("--subdomain and --hostname: give one of them");
   if (o.upstream != "http" && o.upstream != "https") return make_error("--upstream: 'http' or 'https'");
   if (o.host_header.empty()) return make_error("--host-header: 'rewrite', 'preserve' or a host name");
+  if (o.terminate_at == "agent") {
+    // The relay side (passthrough by SNI) is in place; TLS termination in the agent is not yet.
+    return make_error("--terminate-at agent is not available in this build yet (for TLS that never leaves this "
+                      "machine today: `porthole tls PORT --hostname H` in front of a local TLS server)");
+  }
+  if (o.terminate_at == "agent" && (o.tls_cert.empty() || o.tls_key.empty())) {
+    return make_error("--terminate-at agent needs --cert FILE and --key FILE");
+  }
+  if (o.terminate_at != "agent" && (!o.tls_cert.empty() || !o.tls_key.empty())) {
+    return make_error("--cert/--key are for --terminate-at agent (the relay holds its own certificates)");
+  }
   return {};
 }
 
@@ -99,6 +114,16 @@ int run_expose(const ExposeOptions& o, const std::string& kind) {
     t.private_name = *name;
     if (o.agent.name.empty()) t.name = "private-" + *name;
   }
+  t.terminate_at = o.terminate_at;
+  t.tls_cert = o.tls_cert;
+  t.tls_key = o.tls_key;
+  t.redirect_https = o.redirect_https;
+  if (o.hsts >= 0) t.hsts_max_age = static_cast<std::uint32_t>(o.hsts == 0 ? 31536000 : o.hsts);
+  t.mtls_ca = o.mtls_ca;
+  if (kind == "tls" && o.hostname.empty() && o.subdomain.empty()) {
+    std::cerr << "porthole tls: --hostname H (or --subdomain S) is required: visitors are routed by SNI\n";
+    return 2;
+  }
   cfg->tunnels.clear();  // the command line says what to expose
   cfg->tunnels.push_back(t);
   return run_agent(std::move(*cfg), o.agent);
@@ -123,6 +148,7 @@ CLI::App* add_kind(CLI::App& app, Run& run, const std::string& kind, const std::
   sub->add_option("--policy", o->policy_file, "Traffic policy file (TOML; docs/policy.md)");
   sub->callback([o, &run, kind, sub] {
     if (sub->count("--pool") > 0 && o->pool.empty()) o->pool = "round-robin";
+    if (sub->get_option_no_throw("--hsts") != nullptr && sub->count("--hsts") > 0 && o->hsts < 0) o->hsts = 0;
     run = [o, kind] { return run_expose(*o, kind); };
   });
   return sub;
@@ -160,6 +186,26 @@ void add_expose(CLI::App& app, Run& run) {
   h->add_option("--health-check", http->health_check,
                 "GET this path on the local service every 5 s (2xx/3xx = healthy; pools skip it while it fails)")
       ->check([](const std::string& s) { return !s.empty() && s.front() == '/' ? std::string() : "must start with /"; });
+  h->add_option("--terminate-at", http->terminate_at,
+                "Where TLS of the https port ends: relay (default; the relay's certificate) or agent (--cert/--key here)")
+      ->check(CLI::IsMember({"relay", "agent"}));
+  h->add_option("--cert", http->tls_cert, "--terminate-at agent: the certificate chain (PEM); it stays on this machine")
+      ->check(CLI::ExistingFile);
+  h->add_option("--key", http->tls_key, "--terminate-at agent: its private key (PEM); it never leaves this machine")
+      ->check(CLI::ExistingFile);
+  h->add_flag("--redirect-https", http->redirect_https, "The relay's http port answers 308 to the https URL");
+  h->add_option("--hsts", http->hsts, "Send Strict-Transport-Security on https responses (max-age SECONDS, default one year)")
+      ->expected(0, 1)
+      ->default_str("0");
+  h->add_option("--mtls-ca", http->mtls_ca,
+                "Visitors must present a client certificate from this CA (PEM); the subject reaches the service in "
+                "X-Client-Cert-Subject")
+      ->check(CLI::ExistingFile);
+
+  auto tls = std::make_shared<ExposeOptions>();
+  auto* s = add_kind(app, run, "tls", "Expose a local TLS service by SNI on the relay's https port (passthrough: never decrypted)", tls);
+  s->add_option("--hostname", tls->hostname, "The host name (SNI) visitors ask for; *.example.com works");
+  s->add_option("--subdomain", tls->subdomain, "Or SUBDOMAIN.DOMAIN of the relay");
 }
 
 }  // namespace porthole::app

@@ -8,6 +8,7 @@
 #include "app/relay_runner.hpp"
 #include "config/config.hpp"
 #include "policy/cidr.hpp"
+#include "net/tls_server.hpp"
 
 namespace porthole::app {
 
@@ -64,6 +65,9 @@ Result<config::RelayConfig> resolve(const RelayFlags& f) {
   if (cfg.http != "off") {
     if (auto r = parse_host_port(cfg.http, "0.0.0.0", true); !r) return make_error("--http: {}", r.error().message);
   }
+  if (cfg.https != "off") {
+    if (auto r = parse_host_port(cfg.https, "0.0.0.0", true); !r) return make_error("--https: {}", r.error().message);
+  }
   return cfg;
 }
 
@@ -75,7 +79,7 @@ void add_relay(CLI::App& app, Run& run) {
   sub->add_option("--config", f->config_file, "relay.toml");
   sub->add_option("--agents", f->agents, "TLS listener for agents (default 0.0.0.0:7000)");
   sub->add_option("--http", f->http, "HTTP listener for visitors (default 0.0.0.0:8080, or off)");
-  sub->add_option("--https", f->https, "HTTPS listener for visitors (default 0.0.0.0:8443)");
+  sub->add_option("--https", f->https, "HTTPS listener for visitors (default 0.0.0.0:8443, or off)");
   sub->add_option("--domain", f->domain, "Domain of public endpoints (default localhost)");
   sub->add_option("--tcp-ports", f->tcp_ports, "Public TCP port range LO-HI (default 20000-29999)");
   sub->add_option("--udp-ports", f->udp_ports, "Public UDP port range LO-HI (default 20000-29999)");
@@ -91,7 +95,25 @@ void add_relay(CLI::App& app, Run& run) {
                   " a header from anyone else closes the connection");
   sub->add_option("--upstream-timeout", f->upstream_timeout,
                   "How long a local service may take to start its response (default 60s; then 504)");
-  sub->callback([f, &run] {
+  // porthole relay ca [--data DIR]: the local CA (made when missing) that signs the https
+  // certificates of names under --domain, for `curl --cacert` and browsers.
+  auto ca_data = std::make_shared<std::string>(config::RelayConfig{}.data_dir);
+  auto* ca = sub->add_subcommand("ca", "Print the relay's local CA certificate (PEM) for curl --cacert / browsers");
+  ca->add_option("--data", *ca_data, "State directory (default ./porthole-data)");
+  ca->callback([ca_data, &run] {
+    run = [ca_data] {
+      auto c = net::LocalCa::ensure(*ca_data);
+      if (!c) {
+        std::cerr << "porthole relay ca: " << c.error().message << "\n";
+        return 1;
+      }
+      std::cout << (*c)->cert_pem();
+      std::cerr << "SHA256:" << (*c)->fingerprint() << " (" << (*c)->cert_file() << ")\n";
+      return 0;
+    };
+  });
+  sub->callback([f, &run, ca] {
+    if (ca->parsed()) return;
     run = [f] {
       auto cfg = resolve(*f);
       if (!cfg) {

@@ -7,6 +7,7 @@
 #include "app/serve.hpp"
 #include "core/address.hpp"
 #include "core/encoding.hpp"
+#include "relay/cert_store.hpp"
 #include "relay/admin.hpp"
 
 namespace porthole::app {
@@ -47,6 +48,13 @@ Result<std::unique_ptr<relay::Relay>> make_relay(net::asio::io_context& io, cons
         << (cfg.domain == "localhost" ? "  (names under localhost work on this machine only: set --domain so others can use them)"
                                       : "")
         << "\n";
+  }
+  if (relay->https_port() != 0) {
+    auto https = parse_host_port(cfg.https, "0.0.0.0", true);
+    const auto& ca = relay->certs()->ca();
+    out << "Relay listening for HTTPS visitors on " << format_host_port(https->host, relay->https_port()) << "\n"
+        << "HTTPS CA for *." << cfg.domain << " (" << ca.cert_file() << ") fingerprint SHA256:" << ca.fingerprint()
+        << "\n  trust it with: curl --cacert " << ca.cert_file() << "  (or `porthole relay ca` > ca.pem)\n";
   }
   out
       << "Admin API on " << admin_url << std::endl;

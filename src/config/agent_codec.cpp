@@ -64,7 +64,46 @@ void read_udp(TableReader& t, TunnelConfig& tc) {
   read_pool(t, tc);
 }
 
+void read_names(TableReader& t, TunnelConfig& tc) {
+  t.string("subdomain", tc.subdomain);
+  t.string("hostname", tc.hostname);
+  if (t.table().contains("subdomain") && t.table().contains("hostname")) {
+    t.problem("hostname", "give subdomain or hostname, not both");
+  }
+}
+
+// TLS passthrough routed by SNI.
+void read_tls(TableReader& t, TunnelConfig& tc) {
+  read_names(t, tc);
+  read_pool(t, tc);
+}
+
+// The https listener's settings of an http tunnel (docs/tls.md).
+void read_edge(TableReader& t, TunnelConfig& tc) {
+  auto path = check_path(t.problems().base_dir());
+  t.string("terminate_at", tc.terminate_at, [](std::string_view s) { return check_one_of(s, {"relay", "agent"}); });
+  t.string("cert", tc.tls_cert, path);
+  t.string("key", tc.tls_key, path);
+  if (tc.terminate_at == "agent") {
+    t.problem("terminate_at", "terminate_at = \"agent\" is not available in this build yet (use kind = \"tls\")");
+  } else if (tc.terminate_at == "agent" && (tc.tls_cert.empty() || tc.tls_key.empty())) {
+    t.problem("terminate_at", "terminate_at = \"agent\" needs cert and key");
+  } else if (tc.terminate_at != "agent" && (t.table().contains("cert") || t.table().contains("key"))) {
+    t.problem("cert", "cert and key are for terminate_at = \"agent\" (the relay holds its own certificates)");
+  }
+  t.boolean("redirect_https", tc.redirect_https);
+  if (t.table().contains("hsts") && t.table().get("hsts")->is_boolean()) {
+    bool on = false;
+    if (t.boolean("hsts", on)) tc.hsts_max_age = on ? 31536000 : 0;
+  } else {
+    std::int64_t v = 0;
+    if (t.integer("hsts", v, 0, 100'000'000)) tc.hsts_max_age = static_cast<std::uint32_t>(v);
+  }
+  t.string("mtls_ca", tc.mtls_ca, path);
+}
+
 void read_http(TableReader& t, TunnelConfig& tc) {
+  read_edge(t, tc);
   t.string("subdomain", tc.subdomain);
   t.string("hostname", tc.hostname);
   if (t.table().contains("subdomain") && t.table().contains("hostname")) {
@@ -113,6 +152,7 @@ constexpr TunnelKind kTunnelKinds[] = {
     {"tcp", read_tcp},
     {"http", read_http},
     {"udp", read_udp},
+    {"tls", read_tls},
 };
 
 const TunnelKind* find_kind(std::string_view proto) {

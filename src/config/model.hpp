@@ -20,6 +20,12 @@ struct Heartbeat {
   Seconds timeout{10};  // the link is declared dead after this much silence
 };
 
+// A certificate for the https listener: `[[certificate]]` in relay.toml (docs/tls.md).
+struct CertificateConfig {
+  std::string host;  // "app.example.test", "*.example.test"; "" = the names in the certificate
+  std::string cert_file, key_file;
+};
+
 struct RelayConfig {
   std::string agents = "0.0.0.0:7000";  // TLS 1.3 listener for agents
   std::string http = "0.0.0.0:8080";
@@ -51,11 +57,15 @@ struct RelayConfig {
   // Operator rules ([policy] in relay.toml), as canonical policy TOML; evaluated before every
   // endpoint's own rules (docs/policy.md). "" = none.
   std::string policy;
+  // HTTPS visitors (the --https listener, docs/tls.md).
+  std::vector<CertificateConfig> certificates;
+  Seconds tls_handshake_timeout{10};         // ClientHello + handshake must finish within this
+  std::uint32_t max_tls_handshakes = 4096;     // at the cap the oldest pending handshake is dropped
 };
 
 struct TunnelConfig {
   std::string name;
-  std::string proto = "tcp";                 // tcp, http (later: tls, udp)
+  std::string proto = "tcp";                 // tcp, http, tls (later: udp)
   HostPort local;                            // the local service the tunnel forwards to
   std::optional<std::uint16_t> remote_port;  // asked-for public port
   std::string pool;                          // "", "round-robin", "least-conn": share with other agents
@@ -74,6 +84,12 @@ struct TunnelConfig {
   std::string policy;
   std::string policy_file;
   bool allow_public = false;  // tcp: expose a sensitive port (database, RDP, ...) anyway
+  // http at the relay's https listener (docs/tls.md)
+  std::string terminate_at = "relay";    // relay | agent (the agent terminates with tls_cert/tls_key)
+  std::string tls_cert, tls_key;         // terminate_at agent: the certificate and key (never sent)
+  bool redirect_https = false;           // the relay's http port answers 308 to https
+  std::uint32_t hsts_max_age = 0;        // Strict-Transport-Security max-age on https responses (0 none)
+  std::string mtls_ca;                   // file: visitors must present a certificate from these CAs
   std::optional<int> source_line;            // where it was defined, for messages
 };
 

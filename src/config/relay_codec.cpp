@@ -55,13 +55,51 @@ void read_proxy_protocol(TableReader& t, RelayConfig& c) {
   t.seconds("proxy_header_timeout", c.proxy_header_timeout, seconds(1), seconds(300));
 }
 
+// The https listener's deadline and cap (docs/tls.md).
+void read_https(TableReader& t, RelayConfig& c) {
+  t.seconds("tls_handshake_timeout", c.tls_handshake_timeout, seconds(1), seconds(300));
+  std::int64_t v = 0;
+  if (t.integer("max_tls_handshakes", v, 1, 1'000'000)) c.max_tls_handshakes = static_cast<std::uint32_t>(v);
+}
+
+// [[certificate]] blocks: host (optional: the certificate's own names), cert, key.
+void read_certificates(TableReader& r, RelayConfig& c) {
+  const toml::node* n = r.take("certificate");
+  if (n == nullptr) return;
+  const auto* arr = n->as_array();
+  if (arr == nullptr || !arr->is_array_of_tables()) {
+    r.problem("certificate", fmt::format("expected [[certificate]] blocks, got {}", type_name(*n)));
+    return;
+  }
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    TableReader t(*arr->get(i)->as_table(), fmt::format("certificate[{}]", i), r.problems());
+    CertificateConfig cc;
+    t.string("host", cc.host, [](std::string_view s) -> Result<std::string> {
+      const auto rest = s.starts_with("*.") ? s.substr(2) : s;
+      if (rest.empty() || rest.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
+                              std::string_view::npos || rest.front() == '.' || rest.find("..") != std::string_view::npos) {
+        return make_error("'{}' is not a host name or *.wildcard", s);
+      }
+      return std::string(s);
+    });
+    auto path = check_path(t.problems().base_dir());
+    if (!t.string("cert", cc.cert_file, path) && !t.table().contains("cert")) t.problem("cert", "missing (a PEM certificate chain)");
+    if (!t.string("key", cc.key_file, path) && !t.table().contains("key")) t.problem("key", "missing (its PEM private key)");
+    t.finish();
+    c.certificates.push_back(std::move(cc));
+  }
+}
+
 void read_relay_table(TableReader& t, RelayConfig& c) {
   t.string("agents", c.agents, listen_on("0.0.0.0"));
   t.string("http", c.http, [](std::string_view s) -> Result<std::string> {
     if (s == "off") return std::string(s);
     return check_listen(s, "0.0.0.0");
   });
-  t.string("https", c.https, listen_on("0.0.0.0"));
+  t.string("https", c.https, [](std::string_view s) -> Result<std::string> {
+    if (s == "off") return std::string(s);
+    return check_listen(s, "0.0.0.0");
+  });
   t.string("admin", c.admin, listen_on("127.0.0.1"));
   t.string("domain", c.domain, check_domain);
   t.port_range("tcp_ports", c.tcp_ports);
@@ -81,6 +119,7 @@ void read_relay_table(TableReader& t, RelayConfig& c) {
   t.seconds("shutdown_grace", c.shutdown_grace, seconds(0), seconds(3600));
   read_http(t, c);
   read_proxy_protocol(t, c);
+  read_https(t, c);
   t.finish();
 }
 
@@ -113,6 +152,7 @@ void read_relay_root(const toml::table& root, Problems& problems, RelayConfig& c
       r.problem("policy", fmt::format("expected a table ([policy]), got {}", type_name(*n)));
     }
   }
+  read_certificates(r, c);
   r.finish();
 }
 

@@ -36,6 +36,17 @@ struct TlsBio {
   static int read(BIO* bio, char* data, std::size_t len, std::size_t* got) {
     auto& self = of(bio);
     BIO_clear_retry_flags(bio);
+    if (self.pre_pos_ < self.pre_.size()) {
+      const auto n = std::min(len, self.pre_.size() - self.pre_pos_);
+      std::memcpy(data, self.pre_.data() + self.pre_pos_, n);
+      self.pre_pos_ += n;
+      if (self.pre_pos_ == self.pre_.size()) {
+        std::vector<std::uint8_t>().swap(self.pre_);
+        self.pre_pos_ = 0;
+      }
+      *got = n;
+      return 1;
+    }
     if (self.in_.empty()) {
       if (!self.in_eof_) BIO_set_retry_read(bio);  // else: end of stream (or a read error)
       return 0;
@@ -50,9 +61,10 @@ struct TlsBio {
   static long ctrl(BIO* bio, int cmd, long, void*) {
     switch (cmd) {
       case BIO_CTRL_FLUSH: return 1;
-      case BIO_CTRL_PENDING: return static_cast<long>(of(bio).in_.size());
+      case BIO_CTRL_PENDING: return static_cast<long>(of(bio).in_.size() + of(bio).pre_.size() - of(bio).pre_pos_);
       case BIO_CTRL_WPENDING: return static_cast<long>(of(bio).pending_.size());
-      case BIO_CTRL_EOF: return of(bio).in_eof_ && of(bio).in_.empty() ? 1 : 0;
+      case BIO_CTRL_EOF:
+        return of(bio).in_eof_ && of(bio).in_.empty() && of(bio).pre_pos_ == of(bio).pre_.size() ? 1 : 0;
       default: return 0;
     }
   }

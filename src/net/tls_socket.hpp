@@ -28,6 +28,8 @@ class TlsSocket {
   TlsSocket& operator=(const TlsSocket&) = delete;
 
   SSL* ssl() { return ssl_.get(); }
+  // Ciphertext already read from the socket (a sniffed ClientHello): OpenSSL reads it first.
+  void preload(std::span<const std::uint8_t> bytes) { pre_.assign(bytes.begin(), bytes.end()); }
   tcp::socket& socket() { return socket_; }
 
   // Runs the handshake; fails on error or after `timeout`.
@@ -61,6 +63,8 @@ class TlsSocket {
   std::size_t pending_sent_ = 0;        // bytes at the front of pending_ already sent
   std::vector<std::uint8_t> sending_;   // being written by flush()
   bool flushing_ = false;
+  std::vector<std::uint8_t> pre_;  // preload()ed ciphertext, taken before in_
+  std::size_t pre_pos_ = 0;
   Chunk in_;                  // ciphertext read from the socket, not yet taken by OpenSSL
   bool in_eof_ = false;       // the socket ended (or failed): OpenSSL gets end of stream
   bool maybe_more_ = false;   // the last read(2) filled its buffer: read again before waiting

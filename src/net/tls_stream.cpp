@@ -4,8 +4,7 @@
 
 namespace porthole::net {
 
-TlsStream::TlsStream(tcp::socket socket, SSL_CTX* ctx)
-    : tls_(std::move(socket), ctx, TlsSocket::Side::client) {}
+TlsStream::TlsStream(tcp::socket socket, SSL_CTX* ctx, TlsSocket::Side side) : tls_(std::move(socket), ctx, side) {}
 
 bool TlsStream::has_buffered_input() {
   SSL* ssl = tls_.ssl();

@@ -16,9 +16,9 @@ class TlsStream final : public ByteStream {
  public:
   // Takes the connected socket; the session comes from `ctx` (prepare it through tls().ssl()
   // before the handshake: SNI, the expected name).
-  TlsStream(tcp::socket socket, SSL_CTX* ctx);
+  TlsStream(tcp::socket socket, SSL_CTX* ctx, TlsSocket::Side side = TlsSocket::Side::client);
 
-  // Runs the client handshake; fails on a TLS error or after `timeout`.
+  // Runs the handshake (client or server side); fails on a TLS error or after `timeout`.
   Task<Result<void>> handshake(std::chrono::milliseconds timeout) { return tls_.handshake(timeout); }
 
   // Waits for readability before taking a pooled chunk (unless OpenSSL already holds bytes), so

@@ -8,6 +8,7 @@ namespace {
 using json = nlohmann::json;
 constexpr std::size_t kMaxString = 1024;
 constexpr std::size_t kMaxPolicy = 60 * 1024;  // a Bind's policy document (the frame limit is 64 KiB)
+constexpr std::size_t kMaxPem = 32 * 1024;  // a CA bundle (bind's mtls_ca)
 
 // Reads fields of one JSON object; the first problem is kept and named.
 class Reader {
@@ -35,8 +36,9 @@ class Reader {
     if (v < lo || v > hi) return fail(fmt::format("field '{}' = {} is out of range {}..{}", key, v, lo, hi)), std::nullopt;
     return v;
   }
-  bool boolean(const char* key) {
+  bool boolean(const char* key, bool required = true) {
     auto it = j_.find(key);
+    if (it == j_.end() && !required) return false;
     if (it == j_.end() || !it->is_boolean()) return fail(std::string("field '") + key + "' must be a boolean"), false;
     return it->get<bool>();
   }
@@ -84,6 +86,14 @@ Result<Control> decode_by_type(std::string_view type, Reader& r) {
     m.private_name = r.str("private", false);
     if (m.proto == "private" && m.private_name.empty()) r.fail("field 'private' is missing or empty");
     m.policy = r.str("policy", false, kMaxPolicy);
+    m.terminate_at = r.str("terminate_at", false);
+    m.redirect_https = r.boolean("redirect_https", false);
+    m.hsts = r.str("hsts", false);
+    m.mtls_ca = r.str("mtls_ca", false, kMaxPem);
+    if (!m.terminate_at.empty() && m.terminate_at != "relay" && m.terminate_at != "agent") {
+      r.fail("field 'terminate_at' must be \"relay\" or \"agent\"");
+    }
+    if (m.hsts.find_first_of("\r\n") != std::string::npos) r.fail("field 'hsts' has a line break");
     if (m.tunnel.empty()) r.fail("field 'tunnel' is empty");
     if (!m.pool.empty() && m.pool != "round-robin" && m.pool != "least-conn") r.fail("field 'pool' is unknown");
     return finish(r, type, m);
@@ -132,6 +142,10 @@ struct Encoder {
     if (!m.pool.empty()) j["pool"] = m.pool;
     if (!m.private_name.empty()) j["private"] = m.private_name;
     if (!m.policy.empty()) j["policy"] = m.policy;
+    if (!m.terminate_at.empty()) j["terminate_at"] = m.terminate_at;
+    if (m.redirect_https) j["redirect_https"] = true;
+    if (!m.hsts.empty()) j["hsts"] = m.hsts;
+    if (!m.mtls_ca.empty()) j["mtls_ca"] = m.mtls_ca;
     return j;
   }
   json operator()(const Bound& m) const { return {{"type", "bound"}, {"tunnel", m.tunnel}, {"public_url", m.public_url}}; }

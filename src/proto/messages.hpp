@@ -50,6 +50,12 @@ struct Bind {
   // The tunnel's traffic policy as a canonical TOML document ("" = none; docs/policy.md). Up to
   // 60 KiB; the relay compiles it once for the endpoint.
   std::string policy;
+  // http/tls at the https listener (docs/tls.md); absent fields keep the defaults, so older
+  // agents and relays understand each other.
+  std::string terminate_at;     // "" / "relay", or "agent": passthrough, the agent terminates
+  bool redirect_https = false;  // the http port answers 308 to https
+  std::string hsts;             // Strict-Transport-Security value ("" none)
+  std::string mtls_ca;          // PEM of the CAs visitor certificates must chain to ("" no mTLS)
 };
 
 // relay -> agent: the tunnel is live (or not).

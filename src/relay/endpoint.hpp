@@ -62,6 +62,14 @@ struct EndpointInfo {
   std::size_t visitors_open = 0;
 };
 
+// What the --https listener does for a host-routed endpoint (docs/tls.md); set by its bind.
+struct EdgeSettings {
+  bool passthrough = false;     // the relay never decrypts: kind tls, or http --terminate-at agent
+  bool redirect_https = false;  // the http port answers 308 to https
+  std::string hsts;             // Strict-Transport-Security value on https responses ("" none)
+  std::string mtls_ca_pem;      // visitors must present a certificate from these CAs ("" none)
+};
+
 class Endpoint : public std::enable_shared_from_this<Endpoint> {
  public:
   // `kind` is the table's name ("tcp", "http"); `name` is unique within the kind (the port,
@@ -95,6 +103,8 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::optional<Pick> pick();
 
   void count_visitor() { ++visitors_total_; }
+  const EdgeSettings& edge() const { return edge_; }
+  void set_edge(EdgeSettings e) { edge_ = std::move(e); }
   EndpointInfo info() const;
 
   // The traffic policy: the agent's (compiled once per bind; the last bind's wins in a pool) and
@@ -115,6 +125,7 @@ class Endpoint : public std::enable_shared_from_this<Endpoint> {
   std::size_t next_ = 0;  // round robin cursor
   std::uint64_t visitors_total_ = 0;
   std::shared_ptr<policy::Policy> policy_, relay_policy_;
+  EdgeSettings edge_;
 };
 
 }  // namespace porthole::relay

@@ -8,6 +8,7 @@ constexpr EndpointKind kEndpointKinds[] = {
     {"http", bind_http},
     {"udp", bind_udp},
     {"private", bind_private},
+    {"tls", bind_tls},
 };
 }  // namespace
 

@@ -24,6 +24,7 @@ struct BindContext {
   std::string listen_host;    // where public ports listen (the host of --agents)
   std::string public_host;    // the host visitors use in URLs (--domain, or what the agent dialed)
   std::uint16_t http_port = 0;  // the shared HTTP listener's port (0: none)
+  std::uint16_t https_port = 0;  // the shared HTTPS listener's port (0: none)
 };
 
 // What an agent asks for, and who it is.
@@ -49,6 +50,10 @@ struct EndpointKind {
 const EndpointKind* find_endpoint_kind(std::string_view proto);
 std::string endpoint_kind_names();  // "tcp, http" for messages
 
+// Shared by the host-routed kinds (http, tls; http_endpoint.cpp): the host name asked for (or a
+// random one), its ownership, and the endpoint in the route table with its EdgeSettings.
+Result<Bound> bind_named(BindContext& ctx, const BindRequest& req, std::string_view kind);
+
 // Shared by the kinds: attaches `req`'s agent to `ep` (pool join or takeover).
 std::vector<Member> attach_member(Endpoint& ep, const BindRequest& req);
 
@@ -57,5 +62,6 @@ Result<Bound> bind_tcp(BindContext& ctx, const BindRequest& req);
 Result<Bound> bind_http(BindContext& ctx, const BindRequest& req);
 Result<Bound> bind_udp(BindContext& ctx, const BindRequest& req);  // udp_endpoint.cpp
 Result<Bound> bind_private(BindContext& ctx, const BindRequest& req);
+Result<Bound> bind_tls(BindContext& ctx, const BindRequest& req);
 
 }  // namespace porthole::relay

@@ -13,10 +13,11 @@ namespace porthole::relay {
 
 namespace {
 
-class HttpEndpoint final : public Endpoint {
+// http and tls endpoints: a host name in the route table, served by the shared listeners.
+class HostEndpoint final : public Endpoint {
  public:
-  HttpEndpoint(std::string host, std::string token, std::string url)
-      : Endpoint("http", std::move(host), std::move(token), std::move(url)) {}
+  HostEndpoint(std::string kind, std::string host, std::string token, std::string url)
+      : Endpoint(std::move(kind), std::move(host), std::move(token), std::move(url)) {}
 };
 
 // The host name this bind asks for, checked against the token's scopes; `random` when the
@@ -54,26 +55,60 @@ Result<std::string> choose_host(BindContext& ctx, const BindRequest& req, bool& 
   return make_error("could not find a free random host name; ask for one with --subdomain");
 }
 
-std::string url_for(const BindContext& ctx, const std::string& host) {
-  if (ctx.http_port == 80 || ctx.http_port == 0) return "http://" + host;
-  return fmt::format("http://{}:{}", host, ctx.http_port);
+std::string url_for(std::string_view scheme, std::uint16_t port, const std::string& host) {
+  const std::uint16_t dflt = scheme == "https" ? 443 : 80;
+  if (port == dflt || port == 0) return fmt::format("{}://{}", scheme, host);
+  return fmt::format("{}://{}:{}", scheme, host, port);
+}
+
+// What the https listener does for this bind (docs/tls.md).
+Result<EdgeSettings> edge_settings(const BindContext& ctx, const proto::Bind& b) {
+  EdgeSettings e;
+  e.passthrough = b.proto == "tls" || b.terminate_at == "agent";
+  e.redirect_https = b.redirect_https;
+  e.hsts = b.hsts;
+  e.mtls_ca_pem = b.mtls_ca;
+  if (ctx.https_port == 0 && (e.passthrough || e.redirect_https || !e.mtls_ca_pem.empty())) {
+    return make_error("this relay serves no HTTPS (its --https listener is off)");
+  }
+  if (b.terminate_at == "agent" && (!e.mtls_ca_pem.empty() || !e.hsts.empty())) {
+    return make_error("--mtls-ca and HSTS are the terminating side's: with --terminate-at agent the agent does TLS");
+  }
+  return e;
 }
 
 }  // namespace
 
 Result<Bound> bind_http(BindContext& ctx, const BindRequest& req) {
-  if (ctx.http_port == 0) return make_error("this relay serves no HTTP (its --http listener is off)");
+  if (ctx.http_port == 0 && ctx.https_port == 0) {
+    return make_error("this relay serves no HTTP (its --http and --https listeners are off)");
+  }
+  return bind_named(ctx, req, "http");
+}
+
+Result<Bound> bind_named(BindContext& ctx, const BindRequest& req, std::string_view kind) {
+  auto edge = edge_settings(ctx, req.bind);
+  if (!edge) return edge.error();
   bool random = false;
   auto host = choose_host(ctx, req, random);
   if (!host) return host.error();
   if (auto r = ctx.store.claim_hostname(*host, req.token.name, req.bind.tunnel, random); !r) {
     return Error{r.error().message, Errc::conflict};
   }
-  if (auto ep = ctx.registry.find("http", *host)) {
+  const std::string_view other = kind == "http" ? "tls" : "http";
+  if (ctx.registry.find(other, *host)) {
+    return make_error(Errc::conflict, "host name {} is already a {} endpoint", *host, other);
+  }
+  if (auto ep = ctx.registry.find(kind, *host)) {
     if (ep->token() != req.token.name) return make_error(Errc::conflict, "host name {} is held by another token", *host);
+    ep->set_edge(std::move(*edge));
     return Bound{ep, attach_member(*ep, req)};
   }
-  auto ep = std::make_shared<HttpEndpoint>(*host, req.token.name, url_for(ctx, *host));
+  // Plain http when the relay has an http listener and the host is not TLS-only.
+  const bool https_url = kind == "tls" || edge->passthrough || ctx.http_port == 0;
+  auto url = https_url ? url_for("https", ctx.https_port, *host) : url_for("http", ctx.http_port, *host);
+  auto ep = std::make_shared<HostEndpoint>(std::string(kind), *host, req.token.name, std::move(url));
+  ep->set_edge(std::move(*edge));
   auto displaced = attach_member(*ep, req);
   ctx.registry.add(ep, true);
   return Bound{ep, std::move(displaced)};

@@ -27,6 +27,7 @@ constexpr FailureInfo kFailures[] = {
     {HttpFailure::bad_response, "bad_response", 502, "Bad gateway"},
     {HttpFailure::method_not_allowed, "method_not_allowed", 405, "Method not allowed"},
     {HttpFailure::too_many_connections, "too_many_connections", 503, "Too many connections"},
+    {HttpFailure::misdirected, "misdirected", 421, "Misdirected request"},
 };
 
 const FailureInfo& info(HttpFailure f) {

@@ -21,6 +21,7 @@ enum class HttpFailure {
   bad_response,      // 502: the local service sent a malformed response
   method_not_allowed,  // 405: CONNECT to a reverse proxy
   too_many_connections,  // 503: the per-IP cap on visitor connections
+  misdirected,       // 421: over terminated TLS, a request for another host than the SNI
 };
 
 // A complete response for `f`; `status` overrides the table's (bad_request: 400/501/505).

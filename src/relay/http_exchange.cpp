@@ -59,7 +59,7 @@ net::Task<bool> answer(net::ByteStream& visitor, HttpFailure f, std::string_view
   co_return w.ok();
 }
 
-net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, net::MessageReader& reader,
+net::Task<ExchangeResult> forward_exchange(Pick& pick, net::ByteStream& visitor, net::MessageReader& reader,
                                            http1::RequestHead& head, const std::string& visitor_addr,
                                            const ExchangeOptions& o) {
   ExchangeResult res;
@@ -177,6 +177,7 @@ net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, 
   http1::prepare_response(rh);
   if (o.on_response) o.on_response(rh);
   rh.minor = 1;  // the relay speaks HTTP/1.1 to visitors, whatever the origin speaks
+  if (!o.hsts.empty()) rh.fields.set("Strict-Transport-Security", o.hsts);
   bool keep = visitor_keep && rh.body != http1::BodyKind::until_close;
   if (!keep) {
     rh.fields.set("Connection", "close");

@@ -20,13 +20,14 @@ struct ExchangeOptions {
   std::string visitor_dest;  // what the visitor connected to (OPEN metadata `dest`, for PROXY headers)
   // The on_http_response policy step: edits the final response head before it goes out.
   std::function<void(proto::http1::ResponseHead&)> on_response;
+  std::string hsts;  // Strict-Transport-Security value for responses ("" none: plain HTTP or not asked)
 };
 
 struct ExchangeResult {
   bool keep_alive = false;  // the visitor connection may carry another request
 };
 
-net::Task<ExchangeResult> forward_exchange(Pick& pick, net::TcpStream& visitor, net::MessageReader& reader,
+net::Task<ExchangeResult> forward_exchange(Pick& pick, net::ByteStream& visitor, net::MessageReader& reader,
                                            proto::http1::RequestHead& head, const std::string& visitor_addr,
                                            const ExchangeOptions& options);
 

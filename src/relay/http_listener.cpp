@@ -67,13 +67,26 @@ std::function<void(http1::ResponseHead&)> response_hook(const std::shared_ptr<En
   return [ep, ip, req](http1::ResponseHead& rh) { response_policy(*ep, ip, req, rh); };
 }
 
+// 308 to the same URL on the https port (RFC 9110 15.4.9: the method and body are kept).
+std::string redirect_response(const http1::RequestHead& head, std::uint16_t https_port, bool close) {
+  const bool v6 = head.host.find(':') != std::string::npos;
+  std::string location = fmt::format("https://{}{}{}", v6 ? "[" : "", head.host, v6 ? "]" : "");
+  if (https_port != 443) location += fmt::format(":{}", https_port);
+  location += head.target.empty() || head.target.front() != '/' ? std::string("/") : head.target;
+  static auto& redirects = metrics::counter("porthole_relay_https_redirects_total",
+                                            "Plain HTTP requests answered 308 to https (--redirect-https)");
+  redirects.inc();
+  return fmt::format("HTTP/1.1 308 Permanent Redirect\r\nLocation: {}\r\nContent-Length: 0\r\n{}\r\n", location,
+                     close ? "Connection: close\r\n" : "");
+}
+
 }  // namespace
 
 // One visitor connection, known to the per-IP accounting. `idle`: waiting for (or reading) a
 // request head, so it may be closed to make room.
 struct HttpListener::Visitor {
   std::string ip;
-  net::TcpStream* stream = nullptr;
+  net::ByteStream* stream = nullptr;
   bool idle = true;
   std::list<Visitor*>::iterator at;
 };
@@ -149,7 +162,6 @@ void HttpListener::leave(Visitor& v) {
 }
 
 net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint peer) {
-  auto self = shared_from_this();
   net::error_code local_ec;
   const auto local = socket.local_endpoint(local_ec);
   net::TcpStream vs(std::move(socket));
@@ -161,9 +173,22 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
     vs.abort(front.error().message);
     co_return;
   }
-  const auto visitor_addr = front->addr;
+  // Named, not temporaries, in the co_await's arguments (GCC 12 destroys those twice).
+  std::string addr = front->addr;
+  VisitorConn conn;
+  conn.ip = front->ip;
+  conn.dest = front->dest;
+  co_await serve_stream(*front->stream, std::move(addr), std::move(conn));
+}
+
+net::Task<void> HttpListener::serve_stream(net::ByteStream& vs, std::string visitor_addr, VisitorConn conn) {
+  auto self = shared_from_this();
   Visitor v;
-  v.ip = front->ip;
+  v.ip = conn.ip;
+  if (v.ip.empty()) {  // the address as the listener saw it (HOST:PORT, [v6]:PORT)
+    v.ip = visitor_addr.substr(0, visitor_addr.rfind(':'));
+    if (v.ip.size() > 2 && v.ip.front() == '[') v.ip = v.ip.substr(1, v.ip.size() - 2);
+  }
   v.stream = &vs;
   http_visitors().inc();
   if (!admit(v)) {
@@ -176,9 +201,10 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
   http1::ForwardContext fctx;
   fctx.client_ip = v.ip;
   fctx.trusted_peer = trusted_.contains(v.ip);
-  ExchangeOptions xo{cfg_.upstream_timeout, cfg_.http_body_timeout, front->dest};
-  net::MessageReader reader(*front->stream);
-  net::Watchdog dog(vs.socket().get_executor());
+  fctx.proto = conn.scheme;
+  ExchangeOptions xo{cfg_.upstream_timeout, cfg_.http_body_timeout, conn.dest};
+  net::MessageReader reader(vs);
+  net::Watchdog dog(co_await asio::this_coro::executor);
   bool first = true;
   for (;;) {
     // Sniff: the request head, within the head deadline (idle deadline between requests).
@@ -210,8 +236,29 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
       break;
     }
     // Route by this request's own Host.
+    if (!conn.sni.empty() && head.host != conn.sni) {
+      // RFC 9110 15.5.20: this connection's certificate and routing are for the SNI name only.
+      std::string detail = fmt::format("this connection is for {}, not {}", conn.sni, head.host);
+      const bool keep = head.keep_alive && head.body == http1::BodyKind::none;
+      co_await answer(vs, HttpFailure::misdirected, detail, html, 0, !keep);
+      if (!keep) break;
+      continue;
+    }
     auto routes = registry_.routes();
     auto ep = routes->find(head.host);
+    if (ep && ep->kind() == "http" && conn.scheme == "http" && ep->edge().redirect_https && https_port_ != 0) {
+      const bool keep = head.keep_alive && head.body == http1::BodyKind::none;
+      auto page = redirect_response(head, https_port_, !keep);
+      auto w = co_await vs.write(net::bytes_of(page));
+      if (!w || !keep) break;
+      continue;
+    }
+    if (ep && (ep->kind() != "http" || ep->edge().passthrough)) {
+      // A TLS passthrough name (kind tls, or TLS terminated at the agent): it speaks TLS only.
+      std::string detail = fmt::format("{} is served over https only", head.host);
+      co_await answer(vs, HttpFailure::unknown_host, detail, html, 0, true);
+      break;
+    }
     if (!ep) {
       // (Named values, not temporaries, in co_await arguments: GCC 12 destroys temporaries of a
       // conditional expression inside co_await twice.)
@@ -242,7 +289,10 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
     ep->count_visitor();
     xo.on_response = response_hook(ep, v.ip, head);
     http1::prepare_request(head, fctx);
-    net::PrefixedStream body_stream(*front->stream, net::bytes_of(step.body));  // a body the policy step read
+    head.fields.remove(kClientSubjectHeader);  // only the relay says who the client is
+    if (!conn.client_subject.empty()) head.fields.set(kClientSubjectHeader, conn.client_subject);
+    xo.hsts = conn.scheme == "https" ? ep->edge().hsts : std::string();
+    net::PrefixedStream body_stream(vs, net::bytes_of(step.body));  // a body the policy step read
     net::MessageReader body_reader(body_stream);
     auto& body_from = step.buffered ? body_reader : reader;
     auto x = co_await forward_exchange(*pick, vs, body_from, head, visitor_addr, xo);

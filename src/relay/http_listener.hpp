@@ -18,12 +18,26 @@
 #include "relay/store.hpp"
 
 namespace porthole::net {
-class TcpStream;
+class ByteStream;
 }
 
 namespace porthole::relay {
 
 class ProxyGate;
+
+// What the listener that accepted a visitor connection knows of it (plain HTTP, or HTTP inside
+// TLS that the https listener terminated).
+struct VisitorConn {
+  std::string scheme = "http";  // X-Forwarded-Proto / Forwarded proto=
+  std::string sni;              // terminated TLS: the server name; a request for another Host is 421
+  std::string client_subject;   // mTLS: the verified client certificate's subject ("" none)
+  std::string ip;    // the visitor's IP when a PROXY header gave it ("" = from the address)
+  std::string dest;  // HOST:PORT the visitor connected to (for PROXY headers towards the service)
+};
+
+// The header that carries VisitorConn::client_subject to the local service; removed from every
+// visitor request first, so it cannot be forged.
+inline constexpr const char* kClientSubjectHeader = "X-Client-Cert-Subject";
 
 class HttpListener : public std::enable_shared_from_this<HttpListener> {
  public:
@@ -33,6 +47,12 @@ class HttpListener : public std::enable_shared_from_this<HttpListener> {
   Result<void> start(const std::string& address);
   void stop();
   std::uint16_t port() const;
+  // The https listener's port, for --redirect-https (0: no https listener, no redirect).
+  void set_https_port(std::uint16_t p) { https_port_ = p; }
+
+  // Serves one visitor connection: every request on it, routed by its own Host. The https
+  // listener calls this with the decrypted stream (the same pipeline, reused).
+  net::Task<void> serve_stream(net::ByteStream& vs, std::string visitor_addr, VisitorConn conn);
 
  private:
   struct Visitor;
@@ -49,6 +69,7 @@ class HttpListener : public std::enable_shared_from_this<HttpListener> {
   std::shared_ptr<const ProxyGate> proxy_gate_;  // the PROXY protocol step (proxy_sniff.hpp)
   std::unique_ptr<net::tcp::acceptor> acceptor_;
   std::unordered_map<std::string, std::list<Visitor*>> by_ip_;  // oldest first
+  std::uint16_t https_port_ = 0;
 };
 
 }  // namespace porthole::relay

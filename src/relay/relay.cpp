@@ -13,7 +13,9 @@
 #include "relay/agent_conn.hpp"
 #include "relay/endpoint_kinds.hpp"
 #include "config/policy_file.hpp"
+#include "relay/cert_store.hpp"
 #include "relay/http_listener.hpp"
+#include "relay/https_listener.hpp"
 
 namespace porthole::relay {
 
@@ -101,15 +103,30 @@ Result<void> Relay::start() {
     if (!p) return p.error();
     relay_policy_ = std::move(*p);
   }
+  if (cfg_.http != "off" || cfg_.https != "off") http_ = std::make_shared<HttpListener>(io_, cfg_, *store_, registry_);
   if (cfg_.http != "off") {
-    http_ = std::make_shared<HttpListener>(io_, cfg_, *store_, registry_);
     if (auto r = http_->start(cfg_.http); !r) return make_error("--http: {}", r.error().message);
   }
+  if (auto r = start_https(); !r) return r;
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return {};
 }
 
 std::uint16_t Relay::http_port() const { return http_ ? http_->port() : 0; }
+std::uint16_t Relay::https_port() const { return https_ ? https_->port() : 0; }
+
+Result<void> Relay::start_https() {
+  if (cfg_.https == "off") return {};
+  CertStore::Options o{cfg_.data_dir, cfg_.domain, cfg_.certificates};
+  if (!cfg_.cert_file.empty()) o.files.push_back({"", cfg_.cert_file, cfg_.key_file});  // names from the certificate
+  auto certs = CertStore::create(o);
+  if (!certs) return make_error("--https: {}", certs.error().message);
+  certs_ = *certs;
+  https_ = std::make_shared<HttpsListener>(io_, cfg_, registry_, certs_, http_);
+  if (auto r = https_->start(cfg_.https); !r) return make_error("--https: {}", r.error().message);
+  http_->set_https_port(https_->port());
+  return {};
+}
 
 std::uint16_t Relay::agent_port() const {
   net::error_code ec;
@@ -188,7 +205,7 @@ Result<std::string> Relay::bind(const std::shared_ptr<AgentConn>& conn, const pr
   // URLs visitors can open: --domain when it was set, else the relay host the agent dialed.
   auto public_host = cfg_.domain;
   if (public_host == "localhost" && !conn->relay_host().empty()) public_host = conn->relay_host();
-  BindContext ctx{io_, cfg_, *store_, registry_, listen_host_, public_host, http_port()};
+  BindContext ctx{io_, cfg_, *store_, registry_, listen_host_, public_host, http_port(), https_port()};
   std::shared_ptr<policy::Policy> policy;
   if (!bind.policy.empty()) {  // compiled once, here, for the endpoint
     auto p = config::parse_policy(bind.policy, fmt::format("tunnel {} policy", bind.tunnel));
@@ -233,6 +250,7 @@ void Relay::shutdown(std::function<void()> done) {
   net::error_code ec;
   if (acceptor_) acceptor_->close(ec);
   if (http_) http_->stop();
+  if (https_) https_->stop();
   for (const auto& ep : registry_.all()) ep->stop();
   for (auto& [id, conn] : conns_) conn->session().goaway("relay shutting down");
   asio::co_spawn(

@@ -22,7 +22,9 @@
 namespace porthole::relay {
 
 class AgentConn;
+class CertStore;
 class HttpListener;
+class HttpsListener;
 
 struct AgentInfo {
   std::string id, name, token_name, address;
@@ -45,6 +47,10 @@ class Relay {
 
   std::uint16_t agent_port() const;
   std::uint16_t http_port() const;  // 0 when the HTTP listener is off
+  std::uint16_t https_port() const;  // 0 when the HTTPS listener is off
+  // The https listener's certificates (nullptr when it is off): ACME installs issued
+  // certificates and TLS-ALPN-01 challenges here.
+  const std::shared_ptr<CertStore>& certs() const { return certs_; }
   const config::RelayConfig& config() const { return cfg_; }
   const net::ServerIdentity& identity() const { return identity_; }
   Store& store() { return *store_; }
@@ -65,6 +71,7 @@ class Relay {
  private:
   struct PendingCounts;
 
+  Result<void> start_https();
   net::Task<void> accept_loop();
   net::Task<void> handshake(net::tcp::socket socket);
   void drop_members(const session::Session* s, std::string_view tunnel);
@@ -80,7 +87,9 @@ class Relay {
   std::unique_ptr<PendingCounts> pending_;
   std::unordered_map<std::string, std::shared_ptr<AgentConn>> conns_;  // by session id
   EndpointRegistry registry_;
-  std::shared_ptr<HttpListener> http_;
+  std::shared_ptr<HttpListener> http_;  // also serves HTTP inside terminated TLS (--https)
+  std::shared_ptr<CertStore> certs_;
+  std::shared_ptr<HttpsListener> https_;
   bool stopping_ = false;
   std::vector<std::shared_ptr<void>> companions_;  // last member: destroyed first
 };

@@ -112,6 +112,8 @@ class Relay:
         self.host = host
         self.args = ["relay", "--agents", f"{self._fmt(host)}:{agents_port}", "--admin", "127.0.0.1:0",
                      "--http", "127.0.0.1:0", "--data", self.data, "--tcp-ports", self.tcp_ports, "--token", token] + list(extra)
+        if "--https" not in extra:  # never the default 0.0.0.0:8443: tests run in parallel
+            self.args += ["--https", "127.0.0.1:0"]
         self.start()
 
     @staticmethod
@@ -126,7 +128,7 @@ class Relay:
         self.fingerprint = self.proc.wait_line(r"fingerprint SHA256:([0-9a-f]{64})").group(1)
         # Restarts keep the same port (agents reconnect to it).
         self.args[self.args.index("--agents") + 1] = self.addr
-        self._http_port = self._admin_addr = None
+        self._http_port = self._admin_addr = self._https_port = None
 
     @property
     def http_port(self):
@@ -135,6 +137,14 @@ class Relay:
             m = self.proc.wait_line(r"Relay listening for HTTP visitors on (\S+):(\d+)")
             self._http_port = int(m.group(2))
         return self._http_port
+
+    @property
+    def https_port(self):
+        """The port of the HTTPS visitor listener (`Relay listening for HTTPS visitors on ...`)."""
+        if getattr(self, "_https_port", None) is None:
+            m = self.proc.wait_line(r"Relay listening for HTTPS visitors on (\S+):(\d+)")
+            self._https_port = int(m.group(2))
+        return self._https_port
 
     @property
     def admin_addr(self):

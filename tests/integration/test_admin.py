@@ -252,7 +252,7 @@ class AdminApiTest(unittest.TestCase):
         busy.listen(1)
         port = busy.getsockname()[1]
         data = tempfile.mkdtemp(prefix="porthole-relay-")
-        p = Proc(["relay", "--agents", "127.0.0.1:0", "--admin", f"127.0.0.1:{port}", "--data", data,
+        p = Proc(["relay", "--agents", "127.0.0.1:0", "--admin", f"127.0.0.1:{port}", "--https", "off", "--data", data,
                   "--token", TOKEN])
         self.assertEqual(p.p.wait(15), 1)
         p.wait_line(r"--admin: cannot listen on 127\.0\.0\.1:\d+", stream="err")

@@ -163,6 +163,71 @@ TEST(ConfigPaths, DefaultAgentPath) {
   if (old_home != nullptr) ::setenv("HOME", saved.c_str(), 1);
 }
 
+
+TEST(ConfigHttps, CertificatesAndHttpsKeys) {
+  auto c = parse_relay_config(R"(version = 1
+[relay]
+https = "off"
+tls_handshake_timeout = "3s"
+max_tls_handshakes = 100
+[[certificate]]
+host = "*.example.test"
+cert = "/etc/w.pem"
+key = "/etc/w-key.pem"
+[[certificate]]
+cert = "/etc/e.pem"
+key = "/etc/e-key.pem"
+)",
+                              "relay.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->https, "off");
+  EXPECT_EQ(c->tls_handshake_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(c->max_tls_handshakes, 100u);
+  ASSERT_EQ(c->certificates.size(), 2u);
+  EXPECT_EQ(c->certificates[0].host, "*.example.test");
+  EXPECT_EQ(c->certificates[1].host, "");
+  EXPECT_EQ(c->certificates[1].key_file, "/etc/e-key.pem");
+  auto bad = parse_relay_config("version = 1\n[[certificate]]\nhost = \"a b\"\ncert = \"/c\"\n", "relay.toml");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("certificate[0].host"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("certificate[0].key: missing"), std::string::npos) << bad.error().message;
+}
+
+TEST(ConfigHttps, TlsKindAndEdgeKeys) {
+  auto c = parse_agent_config(R"(version = 1
+[[tunnel]]
+name = "pass"
+kind = "tls"
+local = 8443
+hostname = "secure.example.test"
+[[tunnel]]
+name = "web"
+kind = "http"
+local = 3000
+redirect_https = true
+hsts = true
+mtls_ca = "/etc/ca.pem"
+[[tunnel]]
+name = "web2"
+kind = "http"
+local = 3001
+hsts = 600
+)",
+                              "porthole.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->tunnels[0].proto, "tls");
+  EXPECT_EQ(c->tunnels[0].hostname, "secure.example.test");
+  EXPECT_TRUE(c->tunnels[1].redirect_https);
+  EXPECT_EQ(c->tunnels[1].hsts_max_age, 31536000u);
+  EXPECT_EQ(c->tunnels[1].mtls_ca, "/etc/ca.pem");
+  EXPECT_EQ(c->tunnels[2].hsts_max_age, 600u);
+  // Not yet: said so, naming the key. Keys of another kind are unknown keys.
+  auto agent = parse_agent_config("version = 1\n[[tunnel]]\nname = \"a\"\nkind = \"http\"\nlocal = 1\nterminate_at = \"agent\"\n", "p");
+  ASSERT_FALSE(agent);
+  EXPECT_NE(agent.error().message.find("terminate_at"), std::string::npos);
+  EXPECT_FALSE(parse_agent_config("version = 1\n[[tunnel]]\nname = \"a\"\nkind = \"tls\"\nlocal = 1\nhsts = true\n", "p"));
+}
+
 }  // namespace
 }  // namespace porthole::config
 

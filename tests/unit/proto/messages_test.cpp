@@ -9,6 +9,8 @@ TEST(Messages, RoundTripEveryType) {
                               Welcome{"s1", "0.1", "1.2.3.4:5"},
                               Bind{"ssh", "tcp", 2222, "127.0.0.1:22", "", "", "", ""},
                               Bind{"web", "http", std::nullopt, "127.0.0.1:3000", "app", "", "least-conn", ""},
+                              Bind{"sec", "http", std::nullopt, "127.0.0.1:3000", "s", "", "", "", "", "relay", true,
+                                   "max-age=60", std::string(5000, 'A')},
                               Bound{"ssh", "tcp://localhost:2222"},
                               BindError{"ssh", "port taken"}, Unbind{"ssh"},
                               TakenOver{"ssh", "tcp://localhost:2222", "198.51.100.2:4000"}, Probe{25565},
@@ -20,6 +22,21 @@ TEST(Messages, RoundTripEveryType) {
     EXPECT_EQ(back->index(), m.index()) << text;
     EXPECT_EQ(encode(*back), text);
   }
+}
+
+TEST(Messages, BindHttpsFields) {
+  // An older agent's bind (no https fields) still decodes, with everything off.
+  auto old = decode_control(R"({"type":"bind","tunnel":"a","proto":"http","local":"x"})");
+  ASSERT_TRUE(old);
+  const auto& b = std::get<Bind>(*old);
+  EXPECT_EQ(b.terminate_at, "");
+  EXPECT_FALSE(b.redirect_https);
+  EXPECT_EQ(b.mtls_ca, "");
+  EXPECT_FALSE(decode_control(R"({"type":"bind","tunnel":"a","proto":"http","terminate_at":"moon"})"));
+  EXPECT_FALSE(decode_control(R"({"type":"bind","tunnel":"a","proto":"http","hsts":"max-age=1\r\nX: y"})"));
+  EXPECT_FALSE(decode_control(R"({"type":"bind","tunnel":"a","proto":"http","redirect_https":"yes"})"));
+  const std::string big = R"({"type":"bind","tunnel":"a","proto":"http","mtls_ca":")" + std::string(40000, 'A') + "\"}";
+  EXPECT_FALSE(decode_control(big));
 }
 
 TEST(Messages, PreciseErrors) {
