@@ -4,7 +4,7 @@
 #   ping-pong p50/p99, new connection + echo, RSS/PSS holding 1,000 connections):
 #     porthole forward vs rinetd, HAProxy with forced splice, HAProxy, socat (and direct).
 #   UDP (bench/forward_udp.py + udp_probe): datagrams/s and loss at 64 and 1,200 bytes,
-#     direct vs `porthole forward --udp` vs socat UDP.
+#     direct vs `porthole forward --udp` vs `porthole udp` (relay + agent) vs socat UDP.
 #
 #   bash bench/forward.sh [--quick] [--runs N] [--seconds S] [--no-hold] [--tcp-only|--udp-only]
 #

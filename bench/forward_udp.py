@@ -1,5 +1,6 @@
 """UDP half of bench/forward.sh: datagrams per second and loss at 64 and 1,200-byte payloads,
-directly, through `porthole forward --udp` and through socat UDP (one hop, fork per peer), all
+directly, through `porthole forward --udp`, through `porthole udp` (relay + agent, one TLS
+session) and through socat UDP (one hop, fork per peer), all
 in one run on 127.0.0.1. udp_probe keeps a window of datagrams in flight on one socket (closed
 loop): a forwarder that drops shows up as loss and as a lower rate. Not a test."""
 import argparse
@@ -12,6 +13,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from procs import BenchError, Procs, free_port, run_json  # noqa: E402
+
+TOKEN = "bench-token-not-secret"
 
 
 def udp_free_port():
@@ -32,7 +35,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--window", type=int, default=256)
     ap.add_argument("--sizes", default="64,1200")
-    ap.add_argument("--targets", default="direct,forward,socat")
+    ap.add_argument("--targets", default="direct,forward,porthole-udp,socat")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="porthole-udp-bench-")
@@ -57,6 +60,21 @@ def main():
                 procs.start("socat-udp", argv)
                 time.sleep(0.3)  # socat prints nothing when ready; a bench, not a test
                 ports[t], cmds[t] = p, " ".join(argv)
+            elif t == "porthole-udp":  # relay + agent: visitor -> relay -> session -> agent -> echo
+                d = os.path.join(tmp, "porthole")
+                os.makedirs(os.path.join(d, "xdg"), exist_ok=True)
+                ap = free_port()
+                lo = udp_free_port()
+                relay_argv = [args.porthole, "relay", "--agents", f"127.0.0.1:{ap}", "--admin", "127.0.0.1:0",
+                              "--http", "off", "--data", os.path.join(d, "data"), "--token", TOKEN,
+                              "--udp-ports", f"{lo}-{lo}"]
+                relay = procs.start("porthole-relay", relay_argv)
+                fp = procs.wait_output(relay, r"fingerprint SHA256:([0-9a-f]{64})", 20).group(1)
+                agent_argv = [args.porthole, "udp", str(echo_port), "--relay", f"127.0.0.1:{ap}", "--token", TOKEN,
+                              "--relay-fingerprint", fp, "--inspect", "off"]
+                agent = procs.start("porthole-udp-agent", agent_argv, env={"XDG_CONFIG_HOME": os.path.join(d, "xdg")})
+                p = int(procs.wait_output(agent, r"Forwarding udp://[^:]+:(\d+)", 20).group(1))
+                ports[t], cmds[t] = p, " ".join(relay_argv) + " ; " + " ".join(agent_argv)
             elif t != "direct":
                 raise SystemExit(f"unknown UDP target {t}")
         for t, port in ports.items():

@@ -68,6 +68,8 @@ net::Task<void> serve_udp(std::shared_ptr<session::MuxStream> stream, TunnelStat
   sock->open(target.protocol(), ec);
   if (!ec) sock->non_blocking(true, ec);
   if (!ec) sock->connect(target, ec);
+  net::error_code bec;  // a window of replies in flight fits (best effort; net.core.rmem_max caps it)
+  sock->set_option(asio::socket_base::receive_buffer_size(512 * 1024), bec);
   if (ec) {
     count_dial_failure();
     stream->reset(make_error(Errc::refused, "cannot open a UDP socket to {}: {}", format_host_port(local), ec.message()));

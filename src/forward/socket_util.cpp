@@ -47,6 +47,11 @@ Result<Fd> bind_listener(const Listener& l) {
     const int v6only = addr->to_v6().is_unspecified() ? 0 : 1;
     (void)::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
   }
+  if (l.proto == Proto::udp) {  // room for bursts from many visitors (capped by net.core.rmem_max)
+    const int buf = 1 << 20;
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    (void)::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+  }
   net::asio::ip::tcp::endpoint ep(*addr, l.port);  // only for its sockaddr
   if (::bind(fd.get(), ep.data(), static_cast<socklen_t>(ep.size())) != 0) return fail("bind");
   if (l.proto == Proto::tcp && ::listen(fd.get(), 4096) != 0) return fail("listen");

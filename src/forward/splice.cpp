@@ -96,20 +96,21 @@ net::Task<bool> splice_one_way(Relay& st, tcp::socket& from, tcp::socket& to, st
   auto& pool = PipePool::this_thread();
   PipePool::Pipe pipe;
   std::size_t in_pipe = 0;
+  // (The pool is looked up again at the end: a frame destroyed at shutdown may be destroyed on
+  // another thread than the one it ran on, after that thread's pool is gone.)
   struct Giveback {
-    PipePool& pool;
     PipePool::Pipe& pipe;
     std::size_t& in_pipe;
     ~Giveback() {
       if (pipe.r < 0) return;
       if (in_pipe == 0) {
-        pool.give(pipe);
+        PipePool::this_thread().give(pipe);
       } else {  // bytes left in it: it cannot be reused
         ::close(pipe.r);
         ::close(pipe.w);
       }
     }
-  } giveback{pool, pipe, in_pipe};
+  } giveback{pipe, in_pipe};
   for (;;) {
     if (st.failed) co_return false;
     if (pipe.r < 0 && !pool.take(pipe)) {
@@ -121,6 +122,7 @@ net::Task<bool> splice_one_way(Relay& st, tcp::socket& from, tcp::socket& to, st
     if (s == Step::eof) co_return true;
     if (s == Step::unsupported) {
       fallback_counter().inc();
+      pool.give(pipe);  // empty; the copy holds none
       co_return co_await copy_buffered(st, from, to, count);
     }
     if (s == Step::error) co_return false;

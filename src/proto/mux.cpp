@@ -146,6 +146,12 @@ bool Mux::write_datagram_header(StreamId id, std::size_t len) {
   return true;
 }
 
+bool Mux::write_datagram(StreamId id, std::span<const std::uint8_t> datagram) {
+  if (!write_datagram_header(id, datagram.size())) return false;
+  out_.insert(out_.end(), datagram.begin(), datagram.end());
+  return true;
+}
+
 void Mux::take_output(std::vector<std::uint8_t>& into) {
   into.clear();
   out_.swap(into);

@@ -81,6 +81,9 @@ class Mux {
   // write_header). False (nothing appended) when the stream is not open or the datagram is
   // over the limit (65,507 bytes).
   bool write_datagram_header(StreamId id, std::size_t len);
+  // The same with the payload copied into the output (datagrams are small and batch: many go
+  // out in one TLS write).
+  bool write_datagram(StreamId id, std::span<const std::uint8_t> datagram);
   void shutdown(StreamId id);  // FIN: no more data from us
   void reset(StreamId id, ResetCode code, std::string_view reason);
   // The application consumed `n` received bytes: may emit a WINDOW frame.

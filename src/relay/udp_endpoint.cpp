@@ -230,6 +230,9 @@ Result<Bound> bind_udp(BindContext& ctx, const BindRequest& req) {
       return false;
     }
     s.non_blocking(true, ec);
+    // Room for bursts of many visitors (the kernel's memory, capped by net.core.rmem_max).
+    s.set_option(asio::socket_base::receive_buffer_size(1 << 20), ec);
+    s.set_option(asio::socket_base::send_buffer_size(1 << 20), ec);
     sock.emplace(std::move(s));
     return true;
   };

@@ -36,7 +36,7 @@ TEST(ConfigExamples, ShippedExamplesHaveTheirKinds) {
   EXPECT_EQ(relay->data_dir, (dir / "porthole-data").string());  // relative to the file
   auto agent = load_agent_config((dir / "porthole.toml").string());
   ASSERT_TRUE(agent) << agent.error().message;
-  ASSERT_EQ(agent->tunnels.size(), 5u);
+  ASSERT_EQ(agent->tunnels.size(), 6u);
   EXPECT_EQ(agent->tunnels[0].name, "ssh");
   EXPECT_EQ(agent->tunnels[1].local.port, 3000);
   EXPECT_EQ(agent->tunnels[1].proto, "http");
@@ -45,6 +45,8 @@ TEST(ConfigExamples, ShippedExamplesHaveTheirKinds) {
   EXPECT_EQ(agent->tunnels[2].proto, "tcp");
   EXPECT_EQ(agent->tunnels[3].remote_port, std::optional<std::uint16_t>(25565));
   EXPECT_EQ(agent->tunnels[4].private_name, "pi");
+  EXPECT_EQ(agent->tunnels[5].proto, "udp");
+  EXPECT_EQ(agent->tunnels[5].remote_port, std::optional<std::uint16_t>(20053));
   EXPECT_EQ(relay->upstream_timeout, std::chrono::seconds(60));
   EXPECT_EQ(relay->max_http_conns_per_ip, 256u);
 }

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 using namespace porthole;
 using namespace porthole::forward;
 
@@ -156,4 +159,17 @@ TEST(ForwardRules, Loopback) {
   EXPECT_FALSE(is_loopback_host("0.0.0.0"));
   EXPECT_FALSE(is_loopback_host("::"));
   EXPECT_FALSE(is_loopback_host("192.168.1.2"));
+}
+
+TEST(ForwardRules, ExampleFileParses) {
+  std::ifstream in(std::string(PORTHOLE_SRC_DIR) + "/examples/forward.rules");
+  ASSERT_TRUE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto rules = parse_rules_file(ss.str(), "examples/forward.rules");
+  ASSERT_TRUE(rules) << rules.error().message;
+  EXPECT_EQ(rules->size(), 5u);
+  auto ls = expand(*rules);
+  ASSERT_TRUE(ls) << ls.error().message;
+  EXPECT_EQ(ls->size(), 7u);
 }

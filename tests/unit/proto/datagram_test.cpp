@@ -104,3 +104,18 @@ TEST(Datagram, LimitsAndUnknownStreams) {
   EXPECT_TRUE(agent2.feed(late, r2)) << "in flight when the flow ended: dropped";
   EXPECT_TRUE(r2.datagrams.empty());
 }
+
+TEST(Datagram, CopiedPayloadsBatchInOneOutput) {
+  Mux relay(Role::server), agent(Role::client);
+  DatagramRecorder ra;
+  auto id = *relay.open("{}");
+  const std::string a = "one", b(1200, 'b');
+  ASSERT_TRUE(relay.write_datagram(id, std::span(reinterpret_cast<const std::uint8_t*>(a.data()), a.size())));
+  ASSERT_TRUE(relay.write_datagram(id, std::span(reinterpret_cast<const std::uint8_t*>(b.data()), b.size())));
+  const std::vector<std::uint8_t> too_big(kMaxDatagram + 1);
+  EXPECT_FALSE(relay.write_datagram(id, too_big));
+  std::vector<std::uint8_t> out;
+  relay.take_output(out);
+  ASSERT_TRUE(agent.feed(out, ra));
+  EXPECT_EQ(ra.datagrams[id], (std::vector<std::string>{a, b}));
+}
