@@ -44,6 +44,12 @@ struct RelayConfig {
   Seconds http_body_timeout{60};     // a body may stall this long
   Seconds upstream_timeout{60};      // the local service must start its response within this
   std::uint32_t max_http_conns_per_ip = 256;  // at the cap the oldest idle one is closed
+  // ACME (docs/acme.md). acme_directory: "" = Let's Encrypt when --domain is a public name,
+  // else off; "off"; or a directory URL.
+  std::string acme_directory;
+  std::string acme_email;
+  std::string acme_ca;                     // CA bundle for the ACME server's HTTPS (tests: pebble)
+  std::string acme_challenge = "http-01";  // or tls-alpn-01
 };
 
 struct TunnelConfig {

@@ -20,6 +20,9 @@
 namespace porthole::net {
 class TcpStream;
 }
+namespace porthole::acme {
+class Http01Board;
+}
 
 namespace porthole::relay {
 
@@ -31,6 +34,8 @@ class HttpListener : public std::enable_shared_from_this<HttpListener> {
   Result<void> start(const std::string& address);
   void stop();
   std::uint16_t port() const;
+  // ACME HTTP-01: requests for a pending token are answered from `board` before routing.
+  void set_acme_board(const acme::Http01Board* board) { acme_board_ = board; }
 
  private:
   struct Visitor;
@@ -46,6 +51,7 @@ class HttpListener : public std::enable_shared_from_this<HttpListener> {
   policy::CidrSet trusted_;
   std::unique_ptr<net::tcp::acceptor> acceptor_;
   std::unordered_map<std::string, std::list<Visitor*>> by_ip_;  // oldest first
+  const acme::Http01Board* acme_board_ = nullptr;
 };
 
 }  // namespace porthole::relay

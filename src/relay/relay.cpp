@@ -99,6 +99,7 @@ Result<void> Relay::start() {
     http_ = std::make_shared<HttpListener>(io_, cfg_, *store_, registry_);
     if (auto r = http_->start(cfg_.http); !r) return make_error("--http: {}", r.error().message);
   }
+  if (auto r = start_acme(); !r) return r;
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return {};
 }
@@ -186,6 +187,7 @@ Result<std::string> Relay::bind(const std::shared_ptr<AgentConn>& conn, const pr
   BindRequest req{bind, conn->token(), Member{conn->session_ptr(), bind.tunnel, conn->name(), conn->address(), bind.local}};
   auto bound = kind->bind(ctx, req);
   if (!bound) return bound.error();
+  if (acme_ && bind.proto == "http") acme_->want(bound->endpoint->name());  // a no-op when it has one
   const auto& url = bound->endpoint->public_url();
   for (const auto& m : bound->displaced) {
     if (auto s = m.session.lock()) {
@@ -220,6 +222,7 @@ void Relay::shutdown(std::function<void()> done) {
   net::error_code ec;
   if (acceptor_) acceptor_->close(ec);
   if (http_) http_->stop();
+  if (acme_) acme_->stop();
   for (const auto& ep : registry_.all()) ep->stop();
   for (auto& [id, conn] : conns_) conn->session().goaway("relay shutting down");
   asio::co_spawn(

@@ -11,6 +11,8 @@
 
 #include <boost/asio/ssl/context.hpp>
 
+#include "acme/manager.hpp"
+#include "acme/sink.hpp"
 #include "config/model.hpp"
 #include "net/asio.hpp"
 #include "net/tls_context.hpp"
@@ -48,6 +50,8 @@ class Relay {
   const config::RelayConfig& config() const { return cfg_; }
   const net::ServerIdentity& identity() const { return identity_; }
   Store& store() { return *store_; }
+  // ACME (docs/acme.md): null when ACME is off.
+  acme::AcmeManager* acme() const { return acme_.get(); }
   EndpointRegistry& registry() { return registry_; }
 
   std::vector<AgentInfo> agents() const;
@@ -68,6 +72,7 @@ class Relay {
   net::Task<void> accept_loop();
   net::Task<void> handshake(net::tcp::socket socket);
   void drop_members(const session::Session* s, std::string_view tunnel);
+  Result<void> start_acme();  // relay_acme.cpp
 
   net::asio::io_context& io_;
   config::RelayConfig cfg_;
@@ -81,6 +86,9 @@ class Relay {
   EndpointRegistry registry_;
   std::shared_ptr<HttpListener> http_;
   bool stopping_ = false;
+  // Where ACME certificates go (the https listener's store; files only until it exists).
+  std::unique_ptr<acme::CertificateSink> cert_sink_;
+  std::shared_ptr<acme::AcmeManager> acme_;
   std::vector<std::shared_ptr<void>> companions_;  // last member: destroyed first
 };
 
