@@ -96,8 +96,10 @@ def openssl(*args, **kw):
     return subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=30, **kw)
 
 
-@unittest.skipUnless(PEBBLE and CHALLTESTSRV, "pebble and pebble-challtestsrv are not installed")
-class AcmePebbleTest(unittest.TestCase):
+class PebbleEnv:
+    """pebble + pebble-challtestsrv + a relay using them (one set per test class)."""
+    VALIDITY = None  # seconds of pebble's certificates (None: pebble's default, 5 years)
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="porthole-acme-")
@@ -126,6 +128,8 @@ class AcmePebbleTest(unittest.TestCase):
                           "httpPort": cls.relay.http_port, "tlsPort": free_port(),
                           "ocspResponderURL": "", "externalAccountBindingRequired": False,
                           "domainBlocklist": ["blocked.example"]}}
+        if cls.VALIDITY:
+            cfg["pebble"]["certificateValidityPeriod"] = cls.VALIDITY
         cfg_path = os.path.join(cls.tmp, "pebble.json")
         with open(cfg_path, "w") as f:
             json.dump(cfg, f)
@@ -201,7 +205,11 @@ class AcmePebbleTest(unittest.TestCase):
         r = openssl("verify", "-CAfile", root, "-untrusted", rest, "-verify_hostname", "other.example", leaf)
         self.assertNotEqual(r.returncode, 0)
 
-    # --- the test (one flow: the steps depend on each other) ---
+
+
+@unittest.skipUnless(PEBBLE and CHALLTESTSRV, "pebble and pebble-challtestsrv are not installed")
+class AcmePebbleTest(PebbleEnv, unittest.TestCase):
+    # One flow: the steps depend on each other.
     def test_issuance_rejection_renewal_restart(self):
         self.agent("blocked.example")
         self.agent("app.example.com")
@@ -263,6 +271,32 @@ class AcmePebbleTest(unittest.TestCase):
         self.assertEqual(self.relay.proc.count(r"ordering a certificate for app.example.com", stream="err"), 0)
         if os.environ.get("VERBOSE"):
             print("\n".join(l for l in self.relay.proc.err if "acme" in l))
+
+
+@unittest.skipUnless(PEBBLE and CHALLTESTSRV, "pebble and pebble-challtestsrv are not installed")
+class AcmeRenewalTimerTest(PebbleEnv, unittest.TestCase):
+    VALIDITY = 6  # renewal due 4 s after issuance, by the timer alone
+
+    def test_renewed_at_two_thirds_of_the_lifetime(self):
+        self.agent("short.example.com")
+        self.wait_valid("short.example.com")
+        first = self.certificate("short.example.com")
+        serials = {self.serial("short.example.com")}
+        eventually(lambda: serials.add(self.serial("short.example.com")) or len(serials) >= 2,
+                   timeout=20 * SCALE, what="a renewal by the timer")
+        self.wait_valid("short.example.com")
+        self.verify_chain("short.example.com")
+        c = self.certificate("short.example.com")
+        self.assertEqual(first["renew_at"] > first["not_before"], True, first)
+        # Not before two thirds of the lifetime (4 s; 1 s of rounding allowed).
+        gap = to_epoch(c["not_before"]) - to_epoch(first["not_before"])
+        self.assertGreaterEqual(gap, 3, (first, c))
+        self.assertEqual(self.relay.proc.count(r"admin API: certificate renewal", stream="err"), 0)
+
+
+def to_epoch(rfc3339):
+    import calendar
+    return calendar.timegm(time.strptime(rfc3339, "%Y-%m-%dT%H:%M:%SZ"))
 
 
 def read(path):
