@@ -220,7 +220,9 @@ bool AcmeManager::renew_now(const std::string& host) {
 }
 
 void AcmeManager::stop() {
+  if (stopping_) return;
   stopping_ = true;
+  board_.clear();
   for (auto& [name, h] : hosts_) {
     h->cancel.emit(asio::cancellation_type::terminal);
     if (h->timer) h->timer->cancel();
@@ -324,11 +326,7 @@ net::Task<Result<std::string>> AcmeManager::issue(Host& h, const Key& cert_key) 
     h.step = std::string(flow.step());
     if (a.kind == Action::Kind::send) {
       auto r = co_await client_.fetch(a.request);
-      if (stopping_) {
-        a = flow.on_transport_error("stopping");
-        apply(a.effects);
-        co_return make_error(Errc::shutdown, "stopping");
-      }
+      if (stopping_) co_return make_error(Errc::shutdown, "stopping");  // the sink may be gone
       if (r) {
         a = flow.on_response(*r, now());
       } else {
@@ -338,11 +336,7 @@ net::Task<Result<std::string>> AcmeManager::issue(Host& h, const Key& cert_key) 
       h.timer->expires_after(a.delay);
       auto [ec] = co_await h.timer->async_wait(net::use_nothrow);
       (void)ec;
-      if (stopping_) {
-        a = flow.on_transport_error("stopping");
-        apply(a.effects);
-        co_return make_error(Errc::shutdown, "stopping");
-      }
+      if (stopping_) co_return make_error(Errc::shutdown, "stopping");
       a = flow.on_timer();
     } else {
       break;

@@ -57,6 +57,7 @@ class AcmeManager : public std::enable_shared_from_this<AcmeManager> {
   void want(const std::string& host);
   // Renews (or retries) `host` now; false when the host is not managed.
   bool renew_now(const std::string& host);
+  // Cancels every coroutine; after it the manager touches neither the sink nor the network.
   void stop();
 
   std::vector<CertificateStatus> status() const;

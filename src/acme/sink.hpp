@@ -39,6 +39,7 @@ class Http01Board {
 
   void provide(const std::string& token, const std::string& key_authorization) { answers_[token] = key_authorization; }
   void withdraw(const std::string& token) { answers_.erase(token); }
+  void clear() { answers_.clear(); }
   std::size_t size() const { return answers_.size(); }
 
   // For the http listener, before routing: a complete HTTP/1.1 response when `method` and

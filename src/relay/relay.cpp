@@ -83,7 +83,9 @@ Relay::Relay(asio::io_context& io, config::RelayConfig cfg, std::unique_ptr<Stor
       identity_(std::move(identity)),
       pending_(std::make_unique<PendingCounts>()) {}
 
-Relay::~Relay() = default;
+Relay::~Relay() {
+  if (acme_) acme_->stop();  // its coroutines may outlive the relay; they must not use cert_sink_
+}
 
 Result<void> Relay::start() {
   auto ctx = net::make_server_context(identity_);
