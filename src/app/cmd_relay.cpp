@@ -18,6 +18,7 @@ struct RelayFlags {
   std::string config_file, agents, http, https, domain, tcp_ports, udp_ports, admin, data, cert, key;
   std::vector<std::string> tokens, trusted_proxies, accept_proxy_protocol_from;
   std::string upstream_timeout;
+  std::string acme_directory, acme_email, acme_ca;
 };
 
 Result<config::RelayConfig> resolve(const RelayFlags& f) {
@@ -38,6 +39,12 @@ Result<config::RelayConfig> resolve(const RelayFlags& f) {
   set(f.data, cfg.data_dir);
   set(f.cert, cfg.cert_file);
   set(f.key, cfg.key_file);
+  set(f.acme_directory, cfg.acme_directory);
+  set(f.acme_email, cfg.acme_email);
+  set(f.acme_ca, cfg.acme_ca);
+  if (!cfg.acme_directory.empty() && cfg.acme_directory != "off" && !cfg.acme_directory.starts_with("https://")) {
+    return make_error("--acme-directory: an https:// URL or off");
+  }
   if (cfg.cert_file.empty() != cfg.key_file.empty()) return make_error("--cert and --key go together");
   for (auto [text, into, flag] : {std::tuple{&f.tcp_ports, &cfg.tcp_ports, "--tcp-ports"},
                                   std::tuple{&f.udp_ports, &cfg.udp_ports, "--udp-ports"}}) {
@@ -95,6 +102,10 @@ void add_relay(CLI::App& app, Run& run) {
                   " a header from anyone else closes the connection");
   sub->add_option("--upstream-timeout", f->upstream_timeout,
                   "How long a local service may take to start its response (default 60s; then 504)");
+  sub->add_option("--acme-directory", f->acme_directory,
+                  "ACME directory URL, or off (default: Let's Encrypt when --domain is a public name)");
+  sub->add_option("--acme-email", f->acme_email, "Contact e-mail for the ACME account");
+  sub->add_option("--acme-ca", f->acme_ca, "CA bundle to verify the ACME server with (default: system trust)");
   // porthole relay ca [--data DIR]: the local CA (made when missing) that signs the https
   // certificates of names under --domain, for `curl --cacert` and browsers.
   auto ca_data = std::make_shared<std::string>(config::RelayConfig{}.data_dir);

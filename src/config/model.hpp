@@ -61,6 +61,12 @@ struct RelayConfig {
   std::vector<CertificateConfig> certificates;
   Seconds tls_handshake_timeout{10};         // ClientHello + handshake must finish within this
   std::uint32_t max_tls_handshakes = 4096;     // at the cap the oldest pending handshake is dropped
+  // ACME (docs/acme.md). acme_directory: "" = Let's Encrypt when --domain is a public name,
+  // else off; "off"; or a directory URL.
+  std::string acme_directory;
+  std::string acme_email;
+  std::string acme_ca;                     // CA bundle for the ACME server's HTTPS (tests: pebble)
+  std::string acme_challenge = "http-01";  // or tls-alpn-01
 };
 
 struct TunnelConfig {

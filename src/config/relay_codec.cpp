@@ -90,6 +90,25 @@ void read_certificates(TableReader& r, RelayConfig& c) {
   }
 }
 
+// ACME (docs/acme.md).
+void read_acme(TableReader& t, RelayConfig& c) {
+  t.string("acme_directory", c.acme_directory, [](std::string_view s) -> Result<std::string> {
+    if (s == "off" || s.starts_with("https://")) return std::string(s);
+    return make_error("expected an https:// directory URL or \"off\"");
+  });
+  t.string("acme_email", c.acme_email, [](std::string_view s) -> Result<std::string> {
+    if (s.find('@') == std::string_view::npos || s.find_first_of(" \t\r\n,") != std::string_view::npos) {
+      return make_error("'{}' is not an e-mail address", s);
+    }
+    return std::string(s);
+  });
+  t.string("acme_ca", c.acme_ca, check_path(t.problems().base_dir()));
+  t.string("acme_challenge", c.acme_challenge, [](std::string_view s) -> Result<std::string> {
+    if (s == "http-01" || s == "tls-alpn-01") return std::string(s);
+    return make_error("expected \"http-01\" or \"tls-alpn-01\"");
+  });
+}
+
 void read_relay_table(TableReader& t, RelayConfig& c) {
   t.string("agents", c.agents, listen_on("0.0.0.0"));
   t.string("http", c.http, [](std::string_view s) -> Result<std::string> {
@@ -120,6 +139,7 @@ void read_relay_table(TableReader& t, RelayConfig& c) {
   read_http(t, c);
   read_proxy_protocol(t, c);
   read_https(t, c);
+  read_acme(t, c);
   t.finish();
 }
 

@@ -1,5 +1,7 @@
 #include "relay/admin.hpp"
 
+#include "acme/status_json.hpp"
+
 #include <array>
 #include <chrono>
 #include <map>
@@ -62,6 +64,17 @@ struct AdminServer::Impl : std::enable_shared_from_this<Impl>, admin::Backend {
   std::vector<EndpointInfo> endpoints() const override { return relay.endpoints(); }
   bool kick(std::string_view id) override { return relay.kick(id); }
   Store& store() override { return relay.store(); }
+  nlohmann::json certificates() const override {
+    auto list = nlohmann::json::array();
+    auto* m = relay.acme();
+    if (m != nullptr) {
+      for (const auto& s : m->status()) list.push_back(acme::to_json(s));
+    }
+    return {{"directory", m != nullptr ? nlohmann::json(m->directory()) : nlohmann::json(nullptr)}, {"certificates", list}};
+  }
+  bool renew_certificate(std::string_view name) override {
+    return relay.acme() != nullptr && relay.acme()->renew_now(std::string(name));
+  }
   std::int64_t uptime_s() const override {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started)
         .count();

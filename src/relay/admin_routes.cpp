@@ -148,6 +148,14 @@ Response revoke_token(Backend& b, const Request&, std::string_view name) {
   return no_content();
 }
 
+Response list_certificates(Backend& b, const Request&, std::string_view) { return json_response(200, b.certificates()); }
+
+Response renew_certificate(Backend& b, const Request&, std::string_view host) {
+  if (!b.renew_certificate(host)) return error_response(404, fmt::format("no ACME certificate is managed for '{}'", host));
+  spdlog::info("admin API: certificate renewal for {} requested", host);
+  return json_response(202, {{"host", host}, {"state", "renewing"}});
+}
+
 struct Route {
   std::string_view method;
   std::string_view path;  // exact, or a prefix ending in '/' followed by one path segment
@@ -155,7 +163,7 @@ struct Route {
   Response (*handler)(Backend&, const Request&, std::string_view);
 };
 
-constexpr std::array<Route, 8> kRoutes = {{
+constexpr std::array<Route, 10> kRoutes = {{
     {"GET", "/healthz", false, healthz},
     {"GET", "/metrics", false, metrics_text},
     {"GET", "/api/agents", false, list_agents},
@@ -164,6 +172,8 @@ constexpr std::array<Route, 8> kRoutes = {{
     {"GET", "/api/tokens", false, list_tokens},
     {"POST", "/api/tokens", false, create_token},
     {"DELETE", "/api/tokens/", true, revoke_token},
+    {"GET", "/api/certificates", false, list_certificates},
+    {"POST", "/api/certificates/", true, renew_certificate},
 }};
 
 // The path argument when `path` matches `r`, or nullopt.

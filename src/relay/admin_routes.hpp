@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "relay/relay.hpp"
 #include "relay/store.hpp"
 
@@ -40,6 +42,10 @@ class Backend {
   virtual bool kick(std::string_view agent_id) = 0;
   virtual Store& store() = 0;
   virtual std::int64_t uptime_s() const = 0;
+  // ACME (docs/acme.md): {"directory": URL or null, "certificates": [...]}; renew_certificate
+  // false when the host is not managed (or ACME is off).
+  virtual nlohmann::json certificates() const { return {{"directory", nullptr}, {"certificates", nlohmann::json::array()}}; }
+  virtual bool renew_certificate(std::string_view) { return false; }
 };
 
 // True for the listen hosts that need no token: 127.0.0.1, ::1 and localhost. Every other

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "acme/sink.hpp"
 #include "core/metrics.hpp"
 #include "net/http_io.hpp"
 #include "net/listen.hpp"
@@ -228,6 +229,10 @@ net::Task<void> HttpListener::serve_stream(net::ByteStream& vs, std::string visi
     if (auto bad = routable(head); !bad.empty()) {
       co_await answer(vs, HttpFailure::bad_request, bad, false, 400);
       vs.shutdown_write();
+      break;
+    }
+    if (auto challenge = acme_board_ ? acme_board_->response_for(head.method, head.target) : std::nullopt) {
+      co_await vs.write(net::bytes_of(*challenge));  // ACME HTTP-01 (docs/acme.md), before routing
       break;
     }
     if (head.method == "CONNECT") {

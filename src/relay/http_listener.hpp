@@ -20,6 +20,9 @@
 namespace porthole::net {
 class ByteStream;
 }
+namespace porthole::acme {
+class Http01Board;
+}
 
 namespace porthole::relay {
 
@@ -53,6 +56,8 @@ class HttpListener : public std::enable_shared_from_this<HttpListener> {
   // Serves one visitor connection: every request on it, routed by its own Host. The https
   // listener calls this with the decrypted stream (the same pipeline, reused).
   net::Task<void> serve_stream(net::ByteStream& vs, std::string visitor_addr, VisitorConn conn);
+  // ACME HTTP-01: requests for a pending token are answered from `board` before routing.
+  void set_acme_board(const acme::Http01Board* board) { acme_board_ = board; }
 
  private:
   struct Visitor;
@@ -70,6 +75,7 @@ class HttpListener : public std::enable_shared_from_this<HttpListener> {
   std::unique_ptr<net::tcp::acceptor> acceptor_;
   std::unordered_map<std::string, std::list<Visitor*>> by_ip_;  // oldest first
   std::uint16_t https_port_ = 0;
+  const acme::Http01Board* acme_board_ = nullptr;
 };
 
 }  // namespace porthole::relay

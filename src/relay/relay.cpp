@@ -86,7 +86,9 @@ Relay::Relay(asio::io_context& io, config::RelayConfig cfg, std::unique_ptr<Stor
       identity_(std::move(identity)),
       pending_(std::make_unique<PendingCounts>()) {}
 
-Relay::~Relay() = default;
+Relay::~Relay() {
+  if (acme_) acme_->stop();  // its coroutines may outlive the relay; they must not use cert_sink_
+}
 
 Result<void> Relay::start() {
   auto ctx = net::make_server_context(identity_);
@@ -108,6 +110,7 @@ Result<void> Relay::start() {
     if (auto r = http_->start(cfg_.http); !r) return make_error("--http: {}", r.error().message);
   }
   if (auto r = start_https(); !r) return r;
+  if (auto r = start_acme(); !r) return r;
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return {};
 }
@@ -216,6 +219,7 @@ Result<std::string> Relay::bind(const std::shared_ptr<AgentConn>& conn, const pr
   auto bound = kind->bind(ctx, req);
   if (!bound) return bound.error();
   bound->endpoint->set_policy(std::move(policy), relay_policy_);
+  if (acme_ && bind.proto == "http") acme_->want(bound->endpoint->name());  // a no-op when it has one
   const auto& url = bound->endpoint->public_url();
   for (const auto& m : bound->displaced) {
     if (auto s = m.session.lock()) {
@@ -251,6 +255,7 @@ void Relay::shutdown(std::function<void()> done) {
   if (acceptor_) acceptor_->close(ec);
   if (http_) http_->stop();
   if (https_) https_->stop();
+  if (acme_) acme_->stop();
   for (const auto& ep : registry_.all()) ep->stop();
   for (auto& [id, conn] : conns_) conn->session().goaway("relay shutting down");
   asio::co_spawn(

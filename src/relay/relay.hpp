@@ -11,6 +11,8 @@
 
 #include <boost/asio/ssl/context.hpp>
 
+#include "acme/manager.hpp"
+#include "acme/sink.hpp"
 #include "config/model.hpp"
 #include "net/asio.hpp"
 #include "net/tls_context.hpp"
@@ -54,6 +56,8 @@ class Relay {
   const config::RelayConfig& config() const { return cfg_; }
   const net::ServerIdentity& identity() const { return identity_; }
   Store& store() { return *store_; }
+  // ACME (docs/acme.md): null when ACME is off.
+  acme::AcmeManager* acme() const { return acme_.get(); }
   EndpointRegistry& registry() { return registry_; }
 
   std::vector<AgentInfo> agents() const;
@@ -75,6 +79,7 @@ class Relay {
   net::Task<void> accept_loop();
   net::Task<void> handshake(net::tcp::socket socket);
   void drop_members(const session::Session* s, std::string_view tunnel);
+  Result<void> start_acme();  // relay_acme.cpp
 
   net::asio::io_context& io_;
   config::RelayConfig cfg_;
@@ -91,6 +96,9 @@ class Relay {
   std::shared_ptr<CertStore> certs_;
   std::shared_ptr<HttpsListener> https_;
   bool stopping_ = false;
+  // Where ACME certificates go (the https listener's store; files only until it exists).
+  std::unique_ptr<acme::CertificateSink> cert_sink_;
+  std::shared_ptr<acme::AcmeManager> acme_;
   std::vector<std::shared_ptr<void>> companions_;  // last member: destroyed first
 };
 

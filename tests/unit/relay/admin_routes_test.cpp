@@ -216,5 +216,14 @@ TEST(AdminClient, ErrorText) {
   EXPECT_EQ(admin_error_text({500, ""}), "HTTP 500");
 }
 
+TEST_F(AdminRoutes, CertificatesWithoutAcme) {
+  auto r = call("GET", "/api/certificates");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(body_of(r), (json{{"directory", nullptr}, {"certificates", json::array()}}));
+  auto renew = call("POST", "/api/certificates/app.example.com");
+  EXPECT_EQ(renew.status, 404);
+  EXPECT_EQ(call("DELETE", "/api/certificates/app.example.com").status, 405);
+}
+
 }  // namespace
 }  // namespace porthole::relay::admin

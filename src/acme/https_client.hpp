@@ -1,0 +1,39 @@
+// The ACME client's I/O: one HTTPS request per call, over Boost.Beast + OpenSSL, with the CA's
+// certificate verified (system trust store, or --acme-ca FILE) against the URL's host name or
+// IP address. Every exchange has one deadline; cancelling the awaiting coroutine cancels it.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <boost/asio/ssl/context.hpp>
+
+#include "acme/flow.hpp"
+#include "core/result.hpp"
+#include "net/asio.hpp"
+
+namespace porthole::acme {
+
+struct Url {
+  std::string host, port, target;  // host without brackets
+};
+// https://HOST[:PORT][/PATH]; anything else is an error.
+Result<Url> parse_https_url(std::string_view url);
+
+class HttpsClient {
+ public:
+  // `ca_file` empty: the system trust store.
+  static Result<HttpsClient> create(net::Executor ex, const std::string& ca_file,
+                                    std::chrono::seconds timeout = std::chrono::seconds(30));
+  net::Task<Result<Response>> fetch(const Request& req);
+
+ private:
+  HttpsClient(net::Executor ex, std::shared_ptr<net::asio::ssl::context> ctx, std::chrono::seconds timeout)
+      : ex_(std::move(ex)), ctx_(std::move(ctx)), timeout_(timeout) {}
+  net::Executor ex_;
+  std::shared_ptr<net::asio::ssl::context> ctx_;
+  std::chrono::seconds timeout_;
+};
+
+}  // namespace porthole::acme
