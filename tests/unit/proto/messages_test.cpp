@@ -7,8 +7,8 @@ using namespace porthole::proto;
 TEST(Messages, RoundTripEveryType) {
   std::vector<Control> all = {Hello{1, "pi", "abcd", "ff", "relay.example"},
                               Welcome{"s1", "0.1", "1.2.3.4:5"},
-                              Bind{"ssh", "tcp", 2222, "127.0.0.1:22", "", "", ""},
-                              Bind{"web", "http", std::nullopt, "127.0.0.1:3000", "app", "", "least-conn"},
+                              Bind{"ssh", "tcp", 2222, "127.0.0.1:22", "", "", "", ""},
+                              Bind{"web", "http", std::nullopt, "127.0.0.1:3000", "app", "", "least-conn", "[[on_http_request]]\nname = \"x\"\n"},
                               Bound{"ssh", "tcp://localhost:2222"},
                               BindError{"ssh", "port taken"}, Unbind{"ssh"},
                               TakenOver{"ssh", "tcp://localhost:2222", "198.51.100.2:4000"}, Probe{25565},
