@@ -277,7 +277,7 @@ net::Task<void> HttpListener::serve_stream(net::ByteStream& vs, std::string visi
       if (!keep) break;
       continue;
     }
-    // Policy step (relay_policy.cpp): the operator's rules, then the endpoint's.
+    // Policy step (policy_step.cpp): the operator's rules, then the endpoint's.
     auto step = co_await request_policy(*ep, vs, reader, head, v.ip);
     if (!step.forward) {
       if (!step.keep_alive) break;

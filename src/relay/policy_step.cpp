@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -121,7 +122,8 @@ net::Task<RequestStep> request_policy(const Endpoint& ep, net::ByteStream& visit
       } else if (head.body == http1::BodyKind::length) {
         http1::BodyFramer framer(head.body, head.content_length);
         Collector sink(step.body, d.max_body);
-        auto r = co_await reader.copy_body(framer, sink);
+        const std::function<void()> no_progress;  // named: no temporaries in co_await arguments (GCC 12)
+        auto r = co_await reader.copy_body(framer, sink, no_progress);
         if (!r) {
           step.forward = false;
           co_return step;  // the visitor went away or sent a broken body: the connection ends
