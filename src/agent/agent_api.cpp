@@ -99,7 +99,8 @@ net::Task<Result<int>> Agent::replay(std::string tunnel, std::string request, st
   if (it->second->config.proto != "http") co_return make_error(Errc::protocol, "tunnel {} is not http", tunnel);
   auto t = it->second;
   spdlog::info("tunnel {}: replaying request {}", tunnel, replay_of);
-  auto r = co_await replay_http(t, std::move(request), std::move(replay_of));
+  auto task = replay_http(t, std::move(request), std::move(replay_of));  // arguments consumed before the co_await
+  auto r = co_await std::move(task);
   co_return r;
 }
 

@@ -132,7 +132,10 @@ net::Task<Response> start_tunnel(Backend& b, const Request& r) {
     if (!v->empty()) *into = *v;
   }
   if (auto it = j->find("inspect"); it != j->end() && it->is_boolean()) spec.inspect = it->get<bool>();
-  auto t = co_await b.start_tunnel(std::move(spec));
+  // The by-value argument is built before the co_await (GCC 12: no temporaries with
+  // destructors inside a co_await's arguments).
+  auto task = b.start_tunnel(std::move(spec));
+  auto t = co_await std::move(task);
   if (!t) {
     const auto code = t.error().code;
     if (code == Errc::protocol) co_return bad(t.error().message);
@@ -189,7 +192,8 @@ net::Task<Response> replay(Backend& b, Recorder& rec, const Request& r) {
   auto bytes = build_replay(*e, *edits);
   if (!bytes) co_return bad(bytes.error().message);
   const auto target = tunnel->empty() ? e->tunnel : *tunnel;
-  auto status = co_await b.replay(target, std::move(*bytes), e->id);
+  auto task = b.replay(target, std::move(*bytes), e->id);
+  auto status = co_await std::move(task);
   if (!status) {
     const auto code = status.error().code;
     co_return json_error(code == Errc::no_such_tunnel ? 404 : 502, 105, status.error().message);
@@ -227,7 +231,7 @@ std::string check_origin(const Request& r, const ListenInfo& at) {
   return {};
 }
 
-net::Task<Response> handle(Backend& b, Recorder* rec, const ListenInfo& at, Request r) {
+net::Task<Response> handle(Backend& b, Recorder* rec, const ListenInfo& at, const Request& r) {
   if (auto why = check_host(r, at); !why.empty()) co_return json_error(403, 403, why);
   if (auto why = check_origin(r, at); !why.empty()) co_return json_error(403, 403, why);
   auto [path, query] = split_target(r.target);

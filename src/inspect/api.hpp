@@ -74,7 +74,7 @@ std::string check_host(const Request& r, const ListenInfo& at);
 std::string check_origin(const Request& r, const ListenInfo& at);
 
 // Answers one request. `recorder` is null with --inspect off (the request routes say so).
-net::Task<Response> handle(Backend& backend, Recorder* recorder, const ListenInfo& at, Request r);
+net::Task<Response> handle(Backend& backend, Recorder* recorder, const ListenInfo& at, const Request& r);
 
 Response json_error(int status, int error_code, std::string_view msg);
 // The body of a replay request made from a capture and optional edits (pure; errors name the

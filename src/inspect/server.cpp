@@ -184,7 +184,7 @@ net::Task<void> Server::Impl::serve(net::tcp::socket socket) {
                                     "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
         }
       } else {
-        resp = co_await handle(backend, recorder.get(), at, std::move(r));
+        resp = co_await handle(backend, recorder.get(), at, r);
       }
       spdlog::debug("agent API: {} {} -> {}", std::string(req.method_string()), std::string(req.target()).substr(0, 200),
                     resp.status);

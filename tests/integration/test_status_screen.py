@@ -26,6 +26,11 @@ class StatusScreenTest(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="porthole-screen-")
 
     def tearDown(self):
+        # The agent ignores SIGHUP (it is the reload signal), so a failed test must stop it itself:
+        # SIGTERM to the children of the pane's shell, then the tmux server.
+        pane = self.tmux("display", "-p", "-t", "t", "#{pane_pid}").stdout.strip()
+        if pane.isdigit():
+            subprocess.run(["pkill", "-TERM", "-P", pane], capture_output=True)
         subprocess.run([TMUX, "-L", self.sock, "kill-server"], capture_output=True)
 
     def tmux(self, *args):
