@@ -278,7 +278,8 @@ net::Task<void> HttpListener::serve_stream(net::ByteStream& vs, std::string visi
       continue;
     }
     // Policy step (policy_step.cpp): the operator's rules, then the endpoint's.
-    auto step = co_await request_policy(*ep, vs, reader, head, v.ip);
+    const std::string_view scheme = conn.scheme, sni = conn.sni, subject = conn.client_subject;
+    auto step = co_await request_policy(*ep, vs, reader, head, v.ip, scheme, sni, subject);
     if (!step.forward) {
       if (!step.keep_alive) break;
       continue;

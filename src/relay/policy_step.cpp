@@ -92,12 +92,16 @@ bool tcp_allowed(const Endpoint& ep, const std::string& ip) {
 }
 
 net::Task<RequestStep> request_policy(const Endpoint& ep, net::ByteStream& visitor, net::MessageReader& reader,
-                                      http1::RequestHead& head, const std::string& ip) {
+                                      http1::RequestHead& head, const std::string& ip, std::string_view scheme,
+                                      std::string_view sni, std::string_view mtls_subject) {
   RequestStep step;
   if (!ep.has_policy()) co_return step;
   head.fields.remove(kIdentityHeader);  // only the relay says who a visitor is
   policy::Input in;
   in.ip = ip;
+  in.scheme = scheme;
+  in.sni = sni;
+  in.mtls_subject = mtls_subject;
   in.method = head.method;
   in.host = head.host;
   in.target = head.target;

@@ -26,8 +26,12 @@ struct RequestStep {
 // HTTP: decides on `head` (edited in place when allowed: headers, target, identity). A
 // verify-webhook rule has the body read from `reader` first (Content-Length only, up to its
 // max_body: 413 above, 411 for chunked).
+// `scheme`, `sni` and `mtls_subject` say how the visitor came (https: the SNI, and the verified
+// client certificate's subject with mTLS).
 net::Task<RequestStep> request_policy(const Endpoint& ep, net::ByteStream& visitor, net::MessageReader& reader,
-                                      proto::http1::RequestHead& head, const std::string& ip);
+                                      proto::http1::RequestHead& head, const std::string& ip,
+                                      std::string_view scheme = "http", std::string_view sni = {},
+                                      std::string_view mtls_subject = {});
 
 // The on_http_response edits for the response `rh` to the request that was (method, host, target).
 void response_policy(const Endpoint& ep, const std::string& ip, const proto::http1::RequestHead& request,
