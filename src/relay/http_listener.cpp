@@ -203,7 +203,10 @@ net::Task<void> HttpListener::serve_stream(net::ByteStream& vs, std::string visi
   fctx.client_ip = v.ip;
   fctx.trusted_peer = trusted_.contains(v.ip);
   fctx.proto = conn.scheme;
-  ExchangeOptions xo{cfg_.upstream_timeout, cfg_.http_body_timeout, conn.dest};
+  ExchangeOptions xo;
+  xo.upstream_timeout = cfg_.upstream_timeout;
+  xo.body_timeout = cfg_.http_body_timeout;
+  xo.visitor_dest = conn.dest;
   net::MessageReader reader(vs);
   net::Watchdog dog(co_await asio::this_coro::executor);
   bool first = true;

@@ -267,7 +267,13 @@ net::Task<void> HttpsListener::serve(net::tcp::socket socket, net::tcp::endpoint
   }
   leave(p);
   routed("terminated").inc();
-  VisitorConn conn{"https", hello.sni, mtls.empty() ? std::string() : net::client_subject(ts.tls().ssl())};
+  VisitorConn conn;
+  conn.scheme = "https";
+  conn.sni = hello.sni;
+  if (!mtls.empty()) conn.client_subject = net::client_subject(ts.tls().ssl());
+  net::error_code local_ec;
+  const auto local = ts.tls().socket().local_endpoint(local_ec);
+  if (!local_ec) conn.dest = net::format_endpoint(local);  // for PROXY headers towards the service
   co_await http_->serve_stream(ts, visitor, std::move(conn));
 }
 

@@ -7,9 +7,9 @@ using namespace porthole::proto;
 TEST(Messages, RoundTripEveryType) {
   std::vector<Control> all = {Hello{1, "pi", "abcd", "ff", "relay.example", "agent"},
                               Welcome{"s1", "0.1", "1.2.3.4:5"},
-                              Bind{"ssh", "tcp", 2222, "127.0.0.1:22", "", "", "", ""},
+                              Bind{"ssh", "tcp", 2222, "127.0.0.1:22", "", "", "", "", "", "", false, "", ""},
                               Bind{"web", "http", std::nullopt, "127.0.0.1:3000", "app", "", "least-conn", "",
-                                   "[[on_http_request]]\nname = \"x\"\n"},
+                                   "[[on_http_request]]\nname = \"x\"\n", "", false, "", ""},
                               Bind{"sec", "http", std::nullopt, "127.0.0.1:3000", "s", "", "", "", "", "relay", true,
                                    "max-age=60", std::string(5000, 'A')},
                               Bound{"ssh", "tcp://localhost:2222"},
