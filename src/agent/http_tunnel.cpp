@@ -68,6 +68,17 @@ class TeeStream final : public net::ByteStream {
   std::size_t skip_;
 };
 
+// The IP of a HOST:PORT / [v6]:PORT visitor address (ngrok's remote_addr has no port).
+std::string ip_of(std::string_view addr) {
+  const auto colon = addr.rfind(':');
+  if (colon != std::string_view::npos && addr.find(':') == colon) addr = addr.substr(0, colon);  // v4:port
+  if (addr.size() > 2 && addr.front() == '[') {
+    const auto close = addr.find(']');
+    if (close != std::string_view::npos) addr = addr.substr(1, close - 1);
+  }
+  return std::string(addr);
+}
+
 // The visitor's address as the relay vouches for it: the last X-Forwarded-For element.
 std::string visitor_of(const http1::RequestHead& head) {
   const auto* xff = head.fields.get("X-Forwarded-For");
@@ -234,7 +245,7 @@ net::Task<void> serve_http_on(net::ByteStream& stream, const ResetFn& reset, Tun
     cap->method = head.method;
     cap->uri = head.target;
     cap->minor = head.minor;
-    cap->remote_addr = meta.visitor.empty() ? visitor_of(head) : meta.visitor;
+    cap->remote_addr = meta.visitor.empty() ? visitor_of(head) : ip_of(meta.visitor);
     cap->request.head = http1::serialize(head);
     cap->request.headers = head.fields.list;
     cap->request.chunked = head.body == http1::BodyKind::chunked;
