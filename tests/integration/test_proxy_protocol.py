@@ -199,6 +199,18 @@ class ProxyProtocolTest(CheckedProcesses, unittest.TestCase):
         with open(os.path.join(self.tmp, "access.log")) as f:
             return f.read()
 
+    def assert_logged(self, *lines, timeout=10.0):
+        # nginx writes its access log after the response went out: wait for the lines (deadline).
+        deadline = time.monotonic() + scaled(timeout)
+        while True:
+            log = self.access_log()
+            missing = [line for line in lines if line not in log]
+            if not missing:
+                return log
+            if time.monotonic() > deadline:
+                self.fail(f"not in nginx's access log: {missing}\n{log}")
+            time.sleep(0.01)
+
     def tcp_agent(self, target, version):
         a = Agent(self.relay.addr, self.relay.fingerprint, target,
                   extra=["--upstream-proxy-protocol", str(version), "--name", f"pp-tcp{version}-{target}"])
@@ -211,7 +223,7 @@ class ProxyProtocolTest(CheckedProcesses, unittest.TestCase):
             status, body, _ = http_get(port, "x", path=f"/tcp-v{version}", source="127.0.0.2")
             self.assertEqual(status, 200)
             self.assertEqual(body.strip(), "pp=127.0.0.2", f"v{version}")
-            self.assertIn(f'127.0.0.2 127.0.0.1 "GET /tcp-v{version} HTTP/1.1"', self.access_log())
+            self.assert_logged(f'127.0.0.2 127.0.0.1 "GET /tcp-v{version} HTTP/1.1"')
             agent.proc.stop()
 
     def test_http_tunnel_v1_and_v2_one_local_connection_per_visitor(self):
@@ -229,9 +241,8 @@ class ProxyProtocolTest(CheckedProcesses, unittest.TestCase):
                 self.assertEqual((st, body.strip()), (200, "pp=127.0.0.3"))
             a.close()
             b.close()
-            log = self.access_log()
-            self.assertIn(f'127.0.0.2 127.0.0.1 "GET /h{version}-a2 HTTP/1.1"', log)
-            self.assertIn(f'127.0.0.3 127.0.0.1 "GET /h{version}-b2 HTTP/1.1"', log)
+            self.assert_logged(f'127.0.0.2 127.0.0.1 "GET /h{version}-a2 HTTP/1.1"',
+                               f'127.0.0.3 127.0.0.1 "GET /h{version}-b2 HTTP/1.1"')
             agent.proc.stop()
 
     def test_haproxy_accept_proxy_as_local_service(self):
@@ -327,7 +338,7 @@ backend be_tcp
         # tcp endpoint, v2 from HAProxy, and a v1 header from the agent to nginx: the client all along.
         status, body, _ = http_get(fe_tcp, "x", path="/chain", source="127.0.0.3")
         self.assertEqual((status, body.strip()), (200, "pp=127.0.0.3"))
-        self.assertIn('127.0.0.3 127.0.0.1 "GET /chain HTTP/1.1"', self.access_log())
+        self.assert_logged('127.0.0.3 127.0.0.1 "GET /chain HTTP/1.1"')
         self.assertGreaterEqual(metrics(self.relay).get("porthole_relay_proxy_headers_total", 0), 2)
 
         # A direct visitor (not listed) with a forged header: closed, never reaches the service.
