@@ -120,6 +120,10 @@ int run_expose(const ExposeOptions& o, const std::string& kind) {
   t.redirect_https = o.redirect_https;
   if (o.hsts >= 0) t.hsts_max_age = static_cast<std::uint32_t>(o.hsts == 0 ? 31536000 : o.hsts);
   t.mtls_ca = o.mtls_ca;
+  if (kind == "udp" && o.upstream_proxy_protocol == 1) {
+    std::cerr << "porthole udp: PROXY protocol v1 has no UDP form: use --upstream-proxy-protocol 2\n";
+    return 2;
+  }
   if (kind == "tls" && o.hostname.empty() && o.subdomain.empty()) {
     std::cerr << "porthole tls: --hostname H (or --subdomain S) is required: visitors are routed by SNI\n";
     return 2;

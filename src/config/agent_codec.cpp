@@ -38,11 +38,17 @@ void read_pool(TableReader& t, TunnelConfig& tc) {
   t.string("pool", tc.pool, check_pool);
 }
 
-// upstream_proxy_protocol = 1 | 2 (tcp, http; tls and udp when they land): a PROXY header of
-// that version first on every local connection (docs/proxy-protocol.md).
+// upstream_proxy_protocol = 1 | 2 (tcp, http, tls; udp: 2 only, v1 has no datagram form): a
+// PROXY header of that version first on every local connection, or on every datagram
+// (docs/proxy-protocol.md).
 void read_upstream_proxy_protocol(TableReader& t, TunnelConfig& tc) {
   std::int64_t v = 0;
-  if (t.integer("upstream_proxy_protocol", v, 1, 2)) tc.upstream_proxy_protocol = static_cast<int>(v);
+  if (!t.integer("upstream_proxy_protocol", v, 1, 2)) return;
+  if (tc.proto == "udp" && v == 1) {
+    t.problem("upstream_proxy_protocol", "PROXY protocol v1 has no UDP form: use 2 for a udp tunnel");
+    return;
+  }
+  tc.upstream_proxy_protocol = static_cast<int>(v);
 }
 
 void read_tcp(TableReader& t, TunnelConfig& tc) {
@@ -62,6 +68,7 @@ void read_udp(TableReader& t, TunnelConfig& tc) {
   std::int64_t v = 0;
   if (t.integer("remote_port", v, 1, 65535)) tc.remote_port = static_cast<std::uint16_t>(v);
   read_pool(t, tc);
+  read_upstream_proxy_protocol(t, tc);
 }
 
 void read_names(TableReader& t, TunnelConfig& tc) {
@@ -76,6 +83,7 @@ void read_names(TableReader& t, TunnelConfig& tc) {
 void read_tls(TableReader& t, TunnelConfig& tc) {
   read_names(t, tc);
   read_pool(t, tc);
+  read_upstream_proxy_protocol(t, tc);
 }
 
 // The https listener's settings of an http tunnel (docs/tls.md).

@@ -71,6 +71,9 @@ HttpsListener::HttpsListener(asio::io_context& io, const config::RelayConfig& cf
 HttpsListener::~HttpsListener() { stop(); }
 
 Result<void> HttpsListener::start(const std::string& address) {
+  auto gate = ProxyGate::make(cfg_);
+  if (!gate) return gate.error();
+  proxy_gate_ = std::move(*gate);
   auto addr = parse_host_port(address, "0.0.0.0", true);
   if (!addr) return addr.error();
   auto acc = net::listen_tcp(io_.get_executor(), addr->host, addr->port);
@@ -140,7 +143,7 @@ void HttpsListener::leave(Pending& p) {
 
 net::Task<void> HttpsListener::serve(net::tcp::socket socket, net::tcp::endpoint peer) {
   auto self = shared_from_this();
-  const auto visitor = net::format_endpoint(peer);
+  auto visitor = net::format_endpoint(peer);
   net::tune_socket(socket);
   Pending p;
   p.ip = ip_of(peer);
@@ -152,6 +155,35 @@ net::Task<void> HttpsListener::serve(net::tcp::socket socket, net::tcp::endpoint
     ~Leave() { l.leave(p); }
   } leave_at_end{*this, p};
   const auto deadline = std::chrono::steady_clock::now() + cfg_.tls_handshake_timeout;
+  net::error_code local_ec;
+  const auto local = socket.local_endpoint(local_ec);
+  VisitorConn conn;
+  conn.ip = p.ip;
+  if (!local_ec) conn.dest = net::format_endpoint(local);  // for PROXY headers towards the service
+
+  // PROXY step: a trusted front proxy's header comes before the ClientHello. The socket is lent
+  // to a stream for the read and taken back; what followed the header starts the hello.
+  std::vector<std::uint8_t> sniffed;
+  if (proxy_gate_->trusts(peer)) {
+    net::TcpStream raw(std::move(socket));
+    p.socket = &raw.socket();
+    auto h = co_await proxy_gate_->read_header(raw, peer, local);
+    socket = std::move(raw.socket());
+    p.socket = &socket;
+    if (!h) {
+      if (p.evicted) co_return;
+      rejects("proxy_header").inc();
+      spdlog::debug("https {}: {}", visitor, h.error().message);
+      co_return;
+    }
+    visitor = h->addr;
+    conn.ip = h->ip;
+    conn.dest = h->dest;
+    sniffed = std::move(h->rest);
+    leave(p);  // counted by the visitor's own address from now on, not the proxy's
+    p.ip = conn.ip;
+    admit(p);
+  }
 
   // Sniff: the whole ClientHello, within the handshake deadline.
   net::Watchdog dog(socket.get_executor());
@@ -162,7 +194,7 @@ net::Task<void> HttpsListener::serve(net::tcp::socket socket, net::tcp::endpoint
     socket.close(ec);
   });
   tls::ClientHelloReader reader(tls::HelloLimits{.max_hello = kMaxHello});
-  std::vector<std::uint8_t> sniffed;
+  if (!sniffed.empty()) reader.feed(sniffed);
   bool maybe_more = false;
   while (reader.status() == tls::ClientHelloReader::Status::need_more) {
     auto c = co_await net::read_chunk(socket, maybe_more);
@@ -201,7 +233,7 @@ net::Task<void> HttpsListener::serve(net::tcp::socket socket, net::tcp::endpoint
       refuse(socket, tls::kAlertUnrecognizedName, "agent_offline", visitor, hello.sni);
       co_return;
     }
-    auto stream = pick->session().open_stream(proto::encode(proto::OpenMeta{pick->tunnel(), visitor, ""}));
+    auto stream = pick->session().open_stream(proto::encode(proto::OpenMeta{pick->tunnel(), visitor, "", conn.dest}));
     if (!stream) {
       refuse(socket, 0, "agent_offline", visitor, stream.error().message);
       co_return;
@@ -267,13 +299,9 @@ net::Task<void> HttpsListener::serve(net::tcp::socket socket, net::tcp::endpoint
   }
   leave(p);
   routed("terminated").inc();
-  VisitorConn conn;
   conn.scheme = "https";
   conn.sni = hello.sni;
   if (!mtls.empty()) conn.client_subject = net::client_subject(ts.tls().ssl());
-  net::error_code local_ec;
-  const auto local = ts.tls().socket().local_endpoint(local_ec);
-  if (!local_ec) conn.dest = net::format_endpoint(local);  // for PROXY headers towards the service
   co_await http_->serve_stream(ts, visitor, std::move(conn));
 }
 

@@ -1,5 +1,6 @@
 // The relay's shared HTTPS listener (--https, default 0.0.0.0:8443): the visitor pipeline for TLS.
-//   accept → sniff the ClientHello (proto/tls_hello.hpp, within the handshake deadline) → route
+//   accept → PROXY step (a peer in --accept-proxy-protocol-from: its header first, read here;
+//   from anyone else a PROXY header is not TLS and refused like any non-TLS bytes) → sniff the ClientHello (proto/tls_hello.hpp, within the handshake deadline) → route
 //   by SNI (the registry's route table) →
 //     terminated (http endpoint): TLS with the CertStore's certificate for that name, then the
 //       HTTP listener's own per-connection serving over the TLS stream (X-Forwarded-Proto https,
@@ -23,6 +24,7 @@
 #include "net/asio.hpp"
 #include "relay/cert_store.hpp"
 #include "relay/http_listener.hpp"
+#include "relay/proxy_sniff.hpp"
 #include "relay/registry.hpp"
 
 namespace porthole::relay {
@@ -33,6 +35,7 @@ class HttpsListener : public std::enable_shared_from_this<HttpsListener> {
                 std::shared_ptr<CertStore> certs, std::shared_ptr<HttpListener> http);
   ~HttpsListener();
 
+  // Binds and starts accepting; the error names a bad --accept-proxy-protocol-from CIDR too.
   Result<void> start(const std::string& address);
   void stop();
   std::uint16_t port() const;
@@ -51,6 +54,7 @@ class HttpsListener : public std::enable_shared_from_this<HttpsListener> {
   EndpointRegistry& registry_;
   std::shared_ptr<CertStore> certs_;
   std::shared_ptr<HttpListener> http_;
+  std::shared_ptr<const ProxyGate> proxy_gate_;
   std::unique_ptr<net::tcp::acceptor> acceptor_;
   std::list<Pending*> pending_;  // handshakes in progress, oldest first
   std::unordered_map<std::string, std::size_t> pending_by_ip_;

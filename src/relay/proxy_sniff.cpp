@@ -121,6 +121,22 @@ net::Task<Result<VisitorFront>> ProxyGate::accept(net::ByteStream& raw, const ne
     f.stream = std::make_unique<RefuseHeader>(raw, f.addr);
     co_return f;
   }
+  auto h = co_await read_header(raw, peer, local);
+  if (!h) co_return h.error();
+  f.carried = h->carried;
+  f.addr = std::move(h->addr);
+  f.ip = std::move(h->ip);
+  f.dest = std::move(h->dest);
+  f.stream = std::make_unique<net::PrefixedStream>(raw, h->rest);
+  co_return f;
+}
+
+net::Task<Result<CarriedHeader>> ProxyGate::read_header(net::ByteStream& raw, const net::tcp::endpoint& peer,
+                                                        const net::tcp::endpoint& local) const {
+  VisitorFront f;
+  f.addr = net::format_endpoint(peer);
+  f.ip = ip_of(peer);
+  f.dest = net::format_endpoint(local);
   // A listed peer: the header is mandatory and comes first.
   auto ex = co_await asio::this_coro::executor;
   net::Watchdog dog(ex);
@@ -148,10 +164,14 @@ net::Task<Result<VisitorFront>> ProxyGate::accept(net::ByteStream& raw, const ne
   }
   accepted().inc();
   apply(r.header, f);
-  const std::span<const std::uint8_t> rest(buf.data() + r.consumed, buf.size() - r.consumed);
-  f.stream = std::make_unique<net::PrefixedStream>(raw, rest);
   spdlog::debug("visitor {} via proxy {}: PROXY v{} header", f.addr, net::format_endpoint(peer), r.header.version);
-  co_return f;
+  CarriedHeader h;
+  h.addr = std::move(f.addr);
+  h.ip = std::move(f.ip);
+  h.dest = std::move(f.dest);
+  h.carried = f.carried;
+  h.rest.assign(buf.begin() + static_cast<std::ptrdiff_t>(r.consumed), buf.end());
+  co_return h;
 }
 
 }  // namespace porthole::relay

@@ -1,6 +1,6 @@
-// The PROXY protocol step of the visitor pipeline, first on the relay's public tcp and http
-// listeners (docs/proxy-protocol.md):
-//   accept → PROXY step → (HTTP head | tcp policy step) → ...
+// The PROXY protocol step of the visitor pipeline, first on the relay's public tcp, http and
+// https listeners (docs/proxy-protocol.md):
+//   accept → PROXY step → (HTTP head | ClientHello sniff | tcp policy step) → ...
 // A peer in --accept-proxy-protocol-from (a front load balancer) must start with a PROXY v1 or
 // v2 header, read here within a deadline; the visitor address is then the one it carries. Any
 // other peer is never asked for one, and a connection of theirs that starts with a PROXY
@@ -12,6 +12,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/model.hpp"
 #include "net/asio.hpp"
@@ -31,6 +32,13 @@ struct VisitorFront {
   bool carried = false;  // addr came from a PROXY header
 };
 
+// A trusted peer's header, read: who it carries, and the bytes that came after it.
+struct CarriedHeader {
+  std::string addr, ip, dest;  // as in VisitorFront (the TCP endpoints when the header names none)
+  std::vector<std::uint8_t> rest;
+  bool carried = false;  // the header named IP endpoints (a LOCAL or UNIX one does not)
+};
+
 class ProxyGate {
  public:
   // The gate of a relay configuration; the error names the bad CIDR.
@@ -42,6 +50,11 @@ class ProxyGate {
                                          const net::tcp::endpoint& local) const;
 
   bool trusts(const net::tcp::endpoint& peer) const;
+
+  // For a trusted peer only: reads its mandatory header off `raw` (within the header deadline).
+  // accept() uses it; so does the https listener, which sniffs the ClientHello off the socket.
+  net::Task<Result<CarriedHeader>> read_header(net::ByteStream& raw, const net::tcp::endpoint& peer,
+                                               const net::tcp::endpoint& local) const;
 
  private:
   policy::CidrSet from_;

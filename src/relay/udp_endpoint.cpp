@@ -71,7 +71,11 @@ UdpEndpoint::UdpEndpoint(udp::socket socket, std::string token, std::string publ
       port_(port_of(socket_)),
       limits_(limits),
       flows_(limits.max_flows),
-      expiry_timer_(socket_.get_executor()) {}
+      expiry_timer_(socket_.get_executor()) {
+  net::error_code ec;
+  const auto local = socket_.local_endpoint(ec);
+  if (!ec) dest_ = format_udp(local);
+}
 
 UdpEndpoint::~UdpEndpoint() { stop(); }
 
@@ -146,7 +150,7 @@ UdpEndpoint::Flow* UdpEndpoint::open_flow(const udp::endpoint& from, const FlowK
     stats().no_agent.inc();
     return nullptr;
   }
-  auto stream = pick->session().open_stream(proto::encode(proto::OpenMeta{pick->tunnel(), format_udp(from), "udp"}));
+  auto stream = pick->session().open_stream(proto::encode(proto::OpenMeta{pick->tunnel(), format_udp(from), "udp", dest_}));
   if (!stream) {
     stats().no_agent.inc();
     return nullptr;

@@ -48,6 +48,7 @@ class UdpEndpoint final : public Endpoint {
 
   net::udp::socket socket_;
   std::uint16_t port_ = 0;
+  std::string dest_;  // the public socket's address, for PROXY headers (0.0.0.0:PORT when wildcard-bound)
   UdpFlowLimits limits_;
   FlowTable<FlowPtr> flows_;
   net::asio::steady_timer expiry_timer_;

@@ -13,6 +13,7 @@ and garbage after a valid signature each close only that connection, with a coun
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -291,6 +292,86 @@ frontend local
         t.join(scaled(10))
         srv.close()
         agent.proc.stop()
+
+    def test_haproxy_in_front_of_the_https_listener(self):
+        # TCP mode in front of the https listener (the relay terminates TLS): HAProxy's v2 header
+        # comes before the ClientHello, and the visitor is the client HAProxy saw.
+        agent = start_agent(self.relay, self.plain_port, name="pp-front-https")
+        host, _, _ = agent.url(timeout=scaled(15))
+        fe = free_port()
+        ha = start_haproxy(self.tmp, "front-https", f"""
+frontend fe_https
+  bind 127.0.0.1:{fe}
+  default_backend be_https
+backend be_https
+  server relay 127.0.0.1:{self.relay.https_port} send-proxy-v2
+""")
+        self.daemons.append(ha)
+        wait_port(fe)
+        ca = os.path.join(self.relay.data, "ca-cert.pem")
+        before = metrics(self.relay).get("porthole_relay_proxy_headers_total", 0)
+        r = subprocess.run([shutil.which("curl"), "-sS", "--max-time", str(scaled(15)), "--cacert", ca,
+                            "--interface", "127.0.0.4", "--resolve", f"{host}:{fe}:127.0.0.1",
+                            f"https://{host}:{fe}/"], capture_output=True, timeout=scaled(20))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.decode().strip(), "xff=127.0.0.4")
+        self.assertGreater(metrics(self.relay).get("porthole_relay_proxy_headers_total", 0), before)
+        # A peer not listed that starts with a PROXY header: not TLS, refused, nothing served.
+        key = 'porthole_relay_tls_rejects_total{reason="not_tls"}'
+        not_tls = metrics(self.relay).get(key, 0)
+        s = socket.create_connection(("127.0.0.1", self.relay.https_port), timeout=scaled(10), source_address=("127.0.0.2", 0))
+        s.sendall(b"PROXY TCP4 6.6.6.6 127.0.0.1 1111 443\r\n")
+        reply = s.recv(64)
+        s.close()
+        self.assertTrue(reply == b"" or reply[:1] == b"\x15", reply)  # nothing, or a TLS alert record
+        self.assertEqual(metrics(self.relay).get(key, 0), not_tls + 1)
+        agent.proc.stop()
+
+    def test_tls_passthrough_header_before_the_client_hello(self):
+        # `porthole tls --upstream-proxy-protocol 1`: the header, then the visitor's bytes as they
+        # came (its ClientHello first). A raw server records both and closes.
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        srv.settimeout(scaled(15))
+        seen = {}
+
+        def serve():
+            c, _ = srv.accept()
+            c.settimeout(scaled(10))
+            buf = b""
+            while b"\r\n" not in buf:
+                got = c.recv(4096)
+                if not got:
+                    break
+                buf += got
+            line, _, rest = buf.partition(b"\r\n")
+            while len(rest) < 1:
+                rest += c.recv(4096)
+            seen["line"], seen["next"] = line.decode(), rest[:1]
+            c.close()
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        agent = Proc(["tls", str(srv.getsockname()[1]), "--hostname", "pp.example.test", "--relay", self.relay.addr,
+                      "--token", TOKEN, "--relay-fingerprint", self.relay.fingerprint, "--inspect", "off",
+                      "--upstream-proxy-protocol", "1"], env={"XDG_CONFIG_HOME": self.tmp})
+        try:
+            agent.wait_line(r"Forwarding https://pp\.example\.test", timeout=scaled(15))
+            v = socket.create_connection(("127.0.0.1", self.relay.https_port), timeout=scaled(10),
+                                         source_address=("127.0.0.2", 0))
+            me = v.getsockname()
+            try:
+                ssl.create_default_context().wrap_socket(v, server_hostname="pp.example.test")
+            except (ssl.SSLError, OSError):
+                pass  # the raw server closes after the first bytes: no handshake is expected
+            v.close()
+            t.join(scaled(10))
+        finally:
+            srv.close()
+            agent.stop()
+        self.assertEqual(seen.get("line"), f"PROXY TCP4 {me[0]} 127.0.0.1 {me[1]} {self.relay.https_port}")
+        self.assertEqual(seen.get("next"), b"\x16", "the ClientHello record follows the header")
 
     def test_listed_peer_silent_or_half_header_times_out(self):
         agent = start_agent(self.relay, self.plain_port, name="pp-timeout")

@@ -36,7 +36,59 @@ def exchange(port, payload, timeout=5):
         return d
 
 
+class ProxyV2Echo:
+    """A UDP service that reads the PROXY v2 header on each datagram and answers with what it
+    said: b"SRC_IP:SRC_PORT DST_PORT|" + the payload after the header (or b"no-header|...")."""
+
+    SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+    def __init__(self):
+        import threading
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                d, peer = self.sock.recvfrom(70000)
+            except OSError:
+                return
+            if d[:12] == self.SIG and d[12] == 0x21 and d[13] == 0x12:  # v2 PROXY, INET + DGRAM
+                n = int.from_bytes(d[14:16], "big")
+                src = socket.inet_ntoa(d[16:20])
+                sport, dport = int.from_bytes(d[24:26], "big"), int.from_bytes(d[26:28], "big")
+                reply = f"{src}:{sport} {dport}|".encode() + d[16 + n:]
+            else:
+                reply = b"no-header|" + d
+            self.sock.sendto(reply, peer)
+
+    def close(self):
+        self.sock.close()
+
+
 class UdpTunnelTest(unittest.TestCase):
+    def test_proxy_v2_header_on_every_datagram(self):
+        relay = Relay(extra=["--udp-ports", port_range(10)])
+        svc = ProxyV2Echo()
+        agent = udp_agent(relay, svc.port, extra=["--name", "ppv2", "--upstream-proxy-protocol", "2"])
+        pub = public_udp_port(agent)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as v:
+            v.bind(("127.0.0.5", 0))
+            v.settimeout(5)
+            me = v.getsockname()
+            for i in range(3):  # every datagram of the flow carries it, not only the first
+                v.sendto(b"hello %d" % i, ("127.0.0.1", pub))
+                self.assertEqual(v.recvfrom(2048)[0], f"{me[0]}:{me[1]} {pub}|hello {i}".encode())
+        agent.stop()
+        svc.close()
+        # v1 has no datagram form: refused up front, with the reason.
+        bad = udp_agent(relay, svc.port, extra=["--upstream-proxy-protocol", "1"])
+        self.assertEqual(bad.p.wait(10), 2)
+        bad.wait_line("v1 has no UDP form", stream="err")
+
+
     def test_dns_echo_and_reconnect(self):
         rng = port_range(50)
         relay = Relay(extra=["--udp-ports", rng])

@@ -273,5 +273,29 @@ local = 22
   EXPECT_NE(three.error().message.find("upstream_proxy_protocol"), std::string::npos) << three.error().message;
 }
 
+TEST(ConfigAgent, UpstreamProxyProtocolForTlsAndUdp) {
+  auto a = parse_agent_config(R"(version = 1
+[[tunnel]]
+name = "pass"
+kind = "tls"
+local = 8443
+hostname = "pass.example.test"
+upstream_proxy_protocol = 1
+[[tunnel]]
+name = "game"
+kind = "udp"
+local = 27015
+upstream_proxy_protocol = 2
+)",
+                              "porthole.toml");
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->tunnels[0].upstream_proxy_protocol, 1);
+  EXPECT_EQ(a->tunnels[1].upstream_proxy_protocol, 2);
+  // v1 has no datagram form.
+  auto v1 = parse_agent_config("version = 1\n[[tunnel]]\nname = \"u\"\nkind = \"udp\"\nlocal = 1\nupstream_proxy_protocol = 1\n", "p");
+  ASSERT_FALSE(v1);
+  EXPECT_NE(v1.error().message.find("no UDP form"), std::string::npos) << v1.error().message;
+}
+
 }  // namespace
 }  // namespace porthole::config
