@@ -53,6 +53,9 @@ Result<void> Agent::start() {
   if (cfg_.relay.empty()) return make_error("{}", no_relay_help());
   if (cfg_.token.empty()) return make_error("no token: give --token or set PORTHOLE_TOKEN");
   if (tunnels_.empty()) return make_error("no tunnels to start");
+  for (auto& [name, t] : tunnels_) {
+    if (auto r = prepare_tunnel(*t); !r) return r.error();
+  }
   auto ctx = net::make_client_context(relay_trust(cfg_));
   if (!ctx) return ctx.error();
   tls_ctx_ = *ctx;
@@ -242,6 +245,7 @@ Result<void> Agent::add_tunnel(config::TunnelConfig c) {
   auto t = std::make_shared<TunnelState>();
   t->config = std::move(c);
   if (t->config.proto == "http") t->recorder = recorder_;
+  if (auto r = prepare_tunnel(*t); !r) return r.error();
   auto& slot = tunnels_[t->config.name];
   slot = std::move(t);
   if (session_ && !session_->closed()) send_bind(*slot);  // else the next session binds it

@@ -28,11 +28,6 @@ namespace {
 constexpr auto kResponseTimeout = std::chrono::seconds(300);  // the relay's own deadline is shorter
 constexpr auto kStallTimeout = std::chrono::seconds(300);
 
-void apply_host_header(http1::RequestHead& head, const config::TunnelConfig& c) {
-  if (c.host_header == "preserve" || c.host_header.empty()) return;
-  head.fields.set("Host", c.host_header == "rewrite" ? format_host_port(c.local) : c.host_header);
-}
-
 // Forwards everything to `inner` and keeps the first `limit` body bytes written (after `skip`
 // bytes of head that go out with them) in `m`, counting the rest. With no `m` it only forwards.
 class TeeStream final : public net::ByteStream {
@@ -99,14 +94,18 @@ struct Upload {
 // One attempt on one local connection. Returns false (and leaves the stream untouched) only
 // when the connection failed before any response byte, so a retry is safe.
 struct Attempt {
-  bool retryable = false;  // failed before anything reached the relay
-  bool reusable = false;   // the connection can go back to the pool
-  bool complete = false;   // the whole response went to the relay (and our FIN)
+  bool retryable = false;      // failed before anything reached the relay
+  bool reusable = false;       // the connection can go back to the pool
+  bool complete = false;       // the whole response went to the relay (and our FIN, with shape.fin)
+  bool responded = false;      // a response head went out
+  bool request_whole = false;  // the request body was read whole (the next request can follow)
+  bool framed = false;         // the final response was framed (not delimited by the close)
 };
 
 net::Task<Attempt> exchange(net::ByteStream& stream, const ResetFn& reset, net::MessageReader& rd,
                             http1::RequestHead& head, net::ByteStream& local, const std::string& head_bytes,
-                            const std::string& name, inspect::Exchange* cap, std::size_t limit) {
+                            const std::string& name, inspect::Exchange* cap, std::size_t limit,
+                            const ExchangeShape& shape) {
   Attempt a;
   auto ex = co_await asio::this_coro::executor;
   if (cap != nullptr) {  // a retry starts the capture of the response again
@@ -165,7 +164,9 @@ net::Task<Attempt> exchange(net::ByteStream& stream, const ResetFn& reset, net::
     }
     rh = std::move(r.head);
     wrote = true;
+    a.responded = true;
     if (rh.status >= 200) break;  // the final head goes with the body (below)
+    if (shape.on_head) shape.on_head(rh);
     const auto interim = http1::serialize(rh);
     auto hw = co_await stream.write(net::bytes_of(interim));
     if (!hw) break;
@@ -195,6 +196,8 @@ net::Task<Attempt> exchange(net::ByteStream& stream, const ResetFn& reset, net::
   auto rearm = [&] { stall.arm(kStallTimeout, [&local] { local.abort("response body stalled"); }); };
   rearm();
   // Head, body and FIN: one frame for a small response.
+  a.framed = rh.body != http1::BodyKind::until_close;
+  if (shape.on_head) shape.on_head(rh);
   const auto resp_head = http1::serialize(rh);
   if (cap != nullptr) {
     cap->has_response = true;
@@ -205,7 +208,7 @@ net::Task<Attempt> exchange(net::ByteStream& stream, const ResetFn& reset, net::
     cap->response.chunked = rh.body == http1::BodyKind::chunked;
   }
   TeeStream down(stream, cap != nullptr ? &cap->response : nullptr, limit, resp_head.size());
-  auto body = co_await lr.copy_body(resp, down, rearm, net::bytes_of(resp_head), true);
+  auto body = co_await lr.copy_body(resp, down, rearm, net::bytes_of(resp_head), shape.fin);
   stall.disarm();
   if (!body) {
     if (cap != nullptr) cap->error = "response body: " + body.error().message;
@@ -218,40 +221,17 @@ net::Task<Attempt> exchange(net::ByteStream& stream, const ResetFn& reset, net::
   }
   if (!up.done) local.abort("response complete before the request body");
   while (!up.done) co_await up.finished.wait();
+  a.request_whole = up.ok;
   a.reusable = body.ok() && up.ok && rh.keep_alive && rh.body != http1::BodyKind::until_close && lr.buffered().empty();
   co_return a;
 }
 
 }  // namespace
 
-net::Task<void> serve_http_on(net::ByteStream& stream, const ResetFn& reset, TunnelState& t,
-                              const proto::OpenMeta& meta, std::string_view replay_of) {
-  const auto started = std::chrono::steady_clock::now();
-  net::MessageReader rd(stream);
-  auto r = co_await rd.read_request(http1::Limits{});
-  if (r.status != net::HeadStatus::ok) {
-    if (r.status == net::HeadStatus::bad) reset(make_error(Errc::protocol, "bad request: {}", r.bad.message));
-    co_return;
-  }
-  auto& head = r.head;
-  // The capture holds the request as the relay sent it (before a Host rewrite for the service).
-  std::optional<inspect::Exchange> cap;
-  const auto recorder = t.recorder;
-  const std::size_t limit = recorder ? recorder->limits().body : 0;
-  if (recorder) {
-    cap.emplace();
-    cap->tunnel = t.config.name;
-    cap->start = std::chrono::system_clock::now();
-    cap->method = head.method;
-    cap->uri = head.target;
-    cap->minor = head.minor;
-    cap->remote_addr = meta.visitor.empty() ? visitor_of(head) : ip_of(meta.visitor);
-    cap->request.head = http1::serialize(head);
-    cap->request.headers = head.fields.list;
-    cap->request.chunked = head.body == http1::BodyKind::chunked;
-    cap->replay_of = replay_of;
-  }
-  apply_host_header(head, t.config);
+net::Task<ForwardResult> forward_exchange(net::ByteStream& stream, const ResetFn& reset, net::MessageReader& rd,
+                                          http1::RequestHead& head, TunnelState& t, const proto::OpenMeta& meta,
+                                          inspect::Exchange* capp, std::size_t limit, const ExchangeShape& shape) {
+  ForwardResult out;
   const auto head_bytes = http1::serialize(head);
   if (!t.pool) {
     const LocalPool::Upstream upstream{.tls = t.config.upstream == "https", .insecure = t.config.upstream_insecure};
@@ -262,7 +242,6 @@ net::Task<void> serve_http_on(net::ByteStream& stream, const ResetFn& reset, Tun
   // only for requests of that same visitor (docs/proxy-protocol.md).
   const auto preamble = upstream_proxy_header(t.config.upstream_proxy_protocol, meta);
   const auto name = format_host_port(t.config.local);
-  inspect::Exchange* capp = cap ? &*cap : nullptr;
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = false;
     auto conn = co_await pool->acquire(reused, preamble);
@@ -273,9 +252,12 @@ net::Task<void> serve_http_on(net::ByteStream& stream, const ResetFn& reset, Tun
       reset(conn.error());
       break;
     }
-    auto a = co_await exchange(stream, reset, rd, head, **conn, head_bytes, name, capp, limit);
+    auto a = co_await exchange(stream, reset, rd, head, **conn, head_bytes, name, capp, limit, shape);
     if (a.reusable) pool->release(std::move(*conn), preamble);
-    if (a.complete) {
+    out.complete = a.complete;
+    out.responded = a.responded;
+    out.keep = a.complete && a.request_whole && a.framed;
+    if (a.complete && shape.fin) {
       // Wait for the relay's end of the request (it may come after our response, e.g. for an
       // upgrade the service refused): dropping the stream before would reset it, and a reset
       // discards the response the relay has not read yet.
@@ -288,21 +270,77 @@ net::Task<void> serve_http_on(net::ByteStream& stream, const ResetFn& reset, Tun
       if (a.retryable) {
         if (capp != nullptr) capp->error = "the connection closed without a response";
         reset(make_error(Errc::refused, "{}: the connection closed without a response", name));
+        out.responded = false;
       }
       break;
     }
   }
+  co_return out;
+}
+
+std::optional<inspect::Exchange> begin_capture(const TunnelState& t, const http1::RequestHead& head,
+                                               const proto::OpenMeta& meta, std::string_view replay_of) {
+  std::optional<inspect::Exchange> cap;
+  if (!t.recorder) return cap;
+  cap.emplace();
+  cap->tunnel = t.config.name;
+  cap->start = std::chrono::system_clock::now();
+  cap->method = head.method;
+  cap->uri = head.target;
+  cap->minor = head.minor;
+  cap->remote_addr = meta.visitor.empty() ? visitor_of(head) : ip_of(meta.visitor);
+  cap->request.head = http1::serialize(head);
+  cap->request.headers = head.fields.list;
+  cap->request.chunked = head.body == http1::BodyKind::chunked;
+  cap->replay_of = replay_of;
+  return cap;
+}
+
+void end_exchange(TunnelState& t, std::optional<inspect::Exchange>& cap, std::chrono::steady_clock::time_point started) {
   const auto now = std::chrono::steady_clock::now();
   const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(now - started);
   t.stats.http.record(now, took);
-  if (cap) {
+  if (cap && t.recorder) {
     cap->duration = took;
-    cap->id = recorder->next_id();
-    recorder->offer(std::move(*cap));
+    cap->id = t.recorder->next_id();
+    t.recorder->offer(std::move(*cap));
   }
+  cap.reset();
+}
+
+std::size_t capture_limit(const TunnelState& t) { return t.recorder ? t.recorder->limits().body : 0; }
+
+void apply_host_header(http1::RequestHead& head, const config::TunnelConfig& c) {
+  if (c.host_header == "preserve" || c.host_header.empty()) return;
+  head.fields.set("Host", c.host_header == "rewrite" ? format_host_port(c.local) : c.host_header);
+}
+
+net::Task<void> serve_http_on(net::ByteStream& stream, const ResetFn& reset, TunnelState& t,
+                              const proto::OpenMeta& meta, std::string_view replay_of) {
+  const auto started = std::chrono::steady_clock::now();
+  net::MessageReader rd(stream);
+  auto r = co_await rd.read_request(http1::Limits{});
+  if (r.status != net::HeadStatus::ok) {
+    if (r.status == net::HeadStatus::bad) reset(make_error(Errc::protocol, "bad request: {}", r.bad.message));
+    co_return;
+  }
+  auto& head = r.head;
+  // The capture holds the request as the relay sent it (before a Host rewrite for the service).
+  auto cap = begin_capture(t, head, meta, replay_of);
+  apply_host_header(head, t.config);
+  // Named values, not temporaries, in co_await arguments (GCC 12).
+  inspect::Exchange* capp = cap ? &*cap : nullptr;
+  const std::size_t limit = capture_limit(t);
+  const ExchangeShape shape;
+  co_await forward_exchange(stream, reset, rd, head, t, meta, capp, limit, shape);
+  end_exchange(t, cap, started);
 }
 
 net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelState& t, proto::OpenMeta meta) {
+  if (t.config.terminate_at == "agent" && meta.kind != "http") {
+    co_await serve_https_at_agent(std::move(stream), t, std::move(meta));  // a visitor's TLS, passed through
+    co_return;
+  }
   ++t.connections_total;
   ++t.connections_open;
   const ResetFn reset = [s = stream](Error e) { s->reset(std::move(e)); };

@@ -28,7 +28,12 @@ struct TunnelState {
   std::shared_ptr<LocalPool> pool;  // keep-alive connections to the local service (http)
   inspect::TunnelStats stats;                   // the agent API's metrics (inspect/stats.hpp)
   std::shared_ptr<inspect::Recorder> recorder;  // captures http exchanges; null: --inspect off
+  std::shared_ptr<SSL_CTX> edge_tls;            // --terminate-at agent: the visitors' TLS (--cert/--key)
 };
+
+// Readies what a tunnel needs before it is served (the --terminate-at agent certificate); the
+// error names the tunnel and the file.
+Result<void> prepare_tunnel(TunnelState& tunnel);
 
 // Serves one stream; the tunnel outlives it (the agent holds a shared_ptr to the TunnelState
 // while the stream is served, so removing a tunnel at run time cannot leave it dangling).
@@ -49,6 +54,9 @@ void count_dial_failure();
 // The kinds (one file each).
 net::Task<void> serve_tcp(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel, proto::OpenMeta meta);
 net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel, proto::OpenMeta meta);
+// http with --terminate-at agent: the visitor's TLS ends here (https_at_agent.cpp).
+net::Task<void> serve_https_at_agent(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel,
+                                     proto::OpenMeta meta);
 net::Task<void> serve_udp(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel, proto::OpenMeta meta);  // udp_tunnel.cpp
 
 }  // namespace porthole::agent

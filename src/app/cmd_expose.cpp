@@ -49,11 +49,6 @@ Result<void> check_http(const ExposeOptions& o) {
   if (!o.subdomain.empty() && !o.hostname.empty()) return make_error("--subdomain and --hostname: give one of them");
   if (o.upstream != "http" && o.upstream != "https") return make_error("--upstream: 'http' or 'https'");
   if (o.host_header.empty()) return make_error("--host-header: 'rewrite', 'preserve' or a host name");
-  if (o.terminate_at == "agent") {
-    // The relay side (passthrough by SNI) is in place; TLS termination in the agent is not yet.
-    return make_error("--terminate-at agent is not available in this build yet (for TLS that never leaves this "
-                      "machine today: `porthole tls PORT --hostname H` in front of a local TLS server)");
-  }
   if (o.terminate_at == "agent" && (o.tls_cert.empty() || o.tls_key.empty())) {
     return make_error("--terminate-at agent needs --cert FILE and --key FILE");
   }

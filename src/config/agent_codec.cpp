@@ -92,9 +92,7 @@ void read_edge(TableReader& t, TunnelConfig& tc) {
   t.string("terminate_at", tc.terminate_at, [](std::string_view s) { return check_one_of(s, {"relay", "agent"}); });
   t.string("cert", tc.tls_cert, path);
   t.string("key", tc.tls_key, path);
-  if (tc.terminate_at == "agent") {
-    t.problem("terminate_at", "terminate_at = \"agent\" is not available in this build yet (use kind = \"tls\")");
-  } else if (tc.terminate_at == "agent" && (tc.tls_cert.empty() || tc.tls_key.empty())) {
+  if (tc.terminate_at == "agent" && (tc.tls_cert.empty() || tc.tls_key.empty())) {
     t.problem("terminate_at", "terminate_at = \"agent\" needs cert and key");
   } else if (tc.terminate_at != "agent" && (t.table().contains("cert") || t.table().contains("key"))) {
     t.problem("cert", "cert and key are for terminate_at = \"agent\" (the relay holds its own certificates)");

@@ -6,6 +6,7 @@ Terminated hosts (the relay's local CA for *.localhost, [[certificate]] files wi
 an exact name, reload on change), passthrough (`porthole tls`: the visitor sees the agent's
 certificate; the relay has none for that name), 421, unknown SNI, mTLS accepted and refused,
 --redirect-https and HSTS, bad input by reason, and 1,000 stalled handshakes."""
+import hashlib
 import os
 import re
 import shutil
@@ -224,6 +225,63 @@ class HttpsTest(CheckedProcesses, unittest.TestCase):
             wait_for(lambda: served_cn(relay.https_port, "exact.example.test") == "exact-2", 10, "the reload")
         finally:
             pki.close()
+
+    def test_terminated_at_the_agent(self):
+        # --terminate-at agent: the relay passes TLS through by SNI; the agent holds the key and
+        # speaks HTTP inside (keep-alive, forwarding fields, 421, uploads, error pages).
+        pki = Pki("agent-ca")
+        cert, key = pki.issue("secure.example.test", ["secure.example.test"])
+        relay = Relay()
+        agent = Proc(["http", str(self.origin.port), "--hostname", "secure.example.test", "--terminate-at", "agent",
+                      "--cert", cert, "--key", key, "--relay", relay.addr, "--token", TOKEN,
+                      "--relay-fingerprint", relay.fingerprint, "--inspect", "off"], env={"XDG_CONFIG_HOME": self.tmp})
+        self.assertEqual(forwarding(agent), "secure.example.test")
+        host, port = "secure.example.test", relay.https_port
+        # Two requests, one connection (curl reuses it): both answered, one TLS session.
+        rc, status, headers, out = https_curl(port, host, "/headers", "-o", os.devnull, "--next", "--resolve",
+                                              f"{host}:{port}:127.0.0.1", "--cacert", pki.cert, "-w",
+                                              "%{num_connects}", f"https://{host}:{port}/second", cacert=pki.cert)
+        self.assertEqual((rc, status), (0, 200), out)
+        self.assertTrue(out.decode().strip().endswith("0"), f"the second request reused the connection: {out}")
+        first = self.origin.requests[-2]
+        self.assertEqual(first.header("X-Forwarded-Proto"), "https")
+        self.assertEqual(first.header("X-Forwarded-For"), "127.0.0.1")
+        self.assertIn("proto=https", first.header("Forwarded"))
+        # The certificate the visitor saw is the agent's; the relay holds none for the name.
+        rc, out = s_client(port, host, "-CAfile", pki.cert)
+        pem = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", out, re.S).group(0)
+        seen = os.path.join(self.tmp, "seen-agent.pem")
+        with open(seen, "w") as f:
+            f.write(pem + "\n")
+        self.assertEqual(fingerprint(seen), fingerprint(cert))
+        self.assertGreaterEqual(metrics(relay).get('porthole_relay_https_connections_total{route="passthrough"}', 0), 2)
+        # An upload, whole (a body read by the agent off the TLS stream).
+        body = os.path.join(self.tmp, "up.bin")
+        data = os.urandom(3 << 20)
+        with open(body, "wb") as f:
+            f.write(data)
+        rc, status, _, out = https_curl(port, host, "/upload", "--data-binary", f"@{body}", cacert=pki.cert)
+        self.assertEqual((rc, status), (0, 200), out)
+        self.assertIn(hashlib.sha256(data).hexdigest(), out.decode())
+        # Another Host than the SNI on this connection: 421, never forwarded.
+        n = len(self.origin.requests)
+        rc, status, _, _ = https_curl(port, host, "/", "-H", "Host: other.example.test", cacert=pki.cert)
+        self.assertEqual(status, 421)
+        self.assertEqual(len(self.origin.requests), n)
+        # Plain HTTP for the name: refused at the relay (it never sees the traffic in clear).
+        r = run(CURL, "-s", "-o", os.devnull, "-w", "%{http_code}", "-H", f"Host: {host}",
+                f"http://127.0.0.1:{relay.http_port}/")
+        self.assertNotEqual(r.stdout.decode(), "200")
+        agent.stop()
+        # The service down: a 502 page from the agent.
+        dead = free_port()
+        agent = Proc(["http", str(dead), "--hostname", "secure.example.test", "--terminate-at", "agent",
+                      "--cert", cert, "--key", key, "--relay", relay.addr, "--token", TOKEN,
+                      "--relay-fingerprint", relay.fingerprint, "--inspect", "off"], env={"XDG_CONFIG_HOME": self.tmp})
+        forwarding(agent)
+        rc, status, _, _ = https_curl(port, host, "/", cacert=pki.cert)
+        self.assertEqual(status, 502)
+        agent.stop()
 
     def test_passthrough_sees_the_agents_certificate(self):
         pki = Pki("agent-ca")
