@@ -99,6 +99,7 @@ def openssl(*args, **kw):
 class PebbleEnv:
     """pebble + pebble-challtestsrv + a relay using them (one set per test class)."""
     VALIDITY = None  # seconds of pebble's certificates (None: pebble's default, 5 years)
+    CHALLENGE = "http-01"  # the relay's acme_challenge (relay.toml); pebble validates that one
 
     @classmethod
     def setUpClass(cls):
@@ -120,12 +121,14 @@ class PebbleEnv:
         cls.data = os.path.join(cls.tmp, "relay-data")
         cls.acme_port, cls.mgmt_port = free_port(), free_port()
         cls.directory = f"https://127.0.0.1:{cls.acme_port}/dir"
-        cls.relay = Relay(data=cls.data, extra=["--acme-directory", cls.directory, "--acme-ca", cls.ca,
-                                                "--acme-email", "ops@example.com"])
+        conf = os.path.join(cls.tmp, "relay.toml")
+        write(conf, f'version = 1\n[relay]\nacme_challenge = "{cls.CHALLENGE}"\n')
+        cls.relay = Relay(data=cls.data, extra=["--config", conf, "--acme-directory", cls.directory,
+                                                "--acme-ca", cls.ca, "--acme-email", "ops@example.com"])
         cfg = {"pebble": {"listenAddress": f"127.0.0.1:{cls.acme_port}",
                           "managementListenAddress": f"127.0.0.1:{cls.mgmt_port}",
                           "certificate": cls.ca, "privateKey": key,
-                          "httpPort": cls.relay.http_port, "tlsPort": free_port(),
+                          "httpPort": cls.relay.http_port, "tlsPort": cls.relay.https_port,
                           "ocspResponderURL": "", "externalAccountBindingRequired": False,
                           "domainBlocklist": ["blocked.example"]}}
         if cls.VALIDITY:
@@ -292,6 +295,28 @@ class AcmeRenewalTimerTest(PebbleEnv, unittest.TestCase):
         gap = to_epoch(c["not_before"]) - to_epoch(first["not_before"])
         self.assertGreaterEqual(gap, 3, (first, c))
         self.assertEqual(self.relay.proc.count(r"admin API: certificate renewal", stream="err"), 0)
+
+
+@unittest.skipUnless(PEBBLE and CHALLTESTSRV, "pebble and pebble-challtestsrv are not installed")
+class AcmeTlsAlpnTest(PebbleEnv, unittest.TestCase):
+    CHALLENGE = "tls-alpn-01"  # RFC 8737 on the relay's https port; pebble dials it
+
+    def test_issued_through_tls_alpn_01(self):
+        self.agent("alpn.example.com")
+        self.wait_valid("alpn.example.com")
+        self.verify_chain("alpn.example.com")
+        host, port = self.relay.admin_addr
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as r:
+            metrics = r.read().decode()
+        served = [l for l in metrics.splitlines() if l.startswith('porthole_relay_https_connections_total{route="acme_challenge"}')]
+        self.assertTrue(served and float(served[0].split()[1]) >= 1, served)
+        self.assertEqual([l for l in metrics.splitlines() if l.startswith("porthole_acme_http01_served_total ")
+                          and float(l.split()[1]) > 0], [], "no HTTP-01 in this run")
+        # The certificate is served on the https port for the name (not the challenge one).
+        ctx = ssl.create_default_context(cafile=os.path.join(self.tmp, "pebble-root.pem"))
+        with socket.create_connection(("127.0.0.1", self.relay.https_port), timeout=10) as s, \
+                ctx.wrap_socket(s, server_hostname="alpn.example.com") as t:
+            self.assertIn(("DNS", "alpn.example.com"), t.getpeercert()["subjectAltName"])
 
 
 def to_epoch(rfc3339):
