@@ -15,7 +15,8 @@ namespace porthole::app {
 namespace {
 
 struct RelayFlags {
-  std::string config_file, agents, http, https, domain, tcp_ports, udp_ports, admin, data, cert, key;
+  std::string config_file, agents, http, https, domain, tcp_ports, udp_ports, admin, data;
+  std::vector<std::string> certs, keys;  // --cert/--key pairs, in order
   std::vector<std::string> tokens, trusted_proxies, accept_proxy_protocol_from;
   std::string upstream_timeout;
   std::string acme_directory, acme_email, acme_ca;
@@ -37,8 +38,22 @@ Result<config::RelayConfig> resolve(const RelayFlags& f) {
   set(f.domain, cfg.domain);
   set(f.admin, cfg.admin);
   set(f.data, cfg.data_dir);
-  set(f.cert, cfg.cert_file);
-  set(f.key, cfg.key_file);
+  // --cert/--key pairs: the first is also the agent listener's certificate; each one serves its
+  // names on the https listener (like a [[certificate]] block without host).
+  if (f.certs.size() != f.keys.size()) {
+    return make_error("--cert and --key go together: {} --cert, {} --key", f.certs.size(), f.keys.size());
+  }
+  for (std::size_t i = 0; i < f.certs.size(); ++i) {
+    if (i == 0) {
+      cfg.cert_file = f.certs[0];
+      cfg.key_file = f.keys[0];
+      continue;
+    }
+    config::CertificateConfig c;
+    c.cert_file = f.certs[i];
+    c.key_file = f.keys[i];
+    cfg.certificates.push_back(std::move(c));
+  }
   set(f.acme_directory, cfg.acme_directory);
   set(f.acme_email, cfg.acme_email);
   set(f.acme_ca, cfg.acme_ca);
@@ -92,8 +107,10 @@ void add_relay(CLI::App& app, Run& run) {
   sub->add_option("--udp-ports", f->udp_ports, "Public UDP port range LO-HI (default 20000-29999)");
   sub->add_option("--admin", f->admin, "Admin API address (default 127.0.0.1:7001)");
   sub->add_option("--data", f->data, "State directory: certificate, SQLite (default ./porthole-data)");
-  sub->add_option("--cert", f->cert, "TLS certificate (PEM) for the agent listener");
-  sub->add_option("--key", f->key, "TLS private key (PEM)");
+  sub->add_option("--cert", f->certs,
+                  "TLS certificate chain (PEM); repeatable, each with its --key: the first one is also the agent "
+                  "listener's, every one serves its names on the https listener");
+  sub->add_option("--key", f->keys, "The private key (PEM) of the --cert at the same position (repeatable)");
   sub->add_option("--token", f->tokens, "Accept agents presenting this token (repeatable)");
   sub->add_option("--trusted-proxy", f->trusted_proxies,
                   "Keep X-Forwarded-*/Forwarded from visitors in this CIDR (repeatable; default: replace them)");

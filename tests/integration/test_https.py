@@ -226,6 +226,26 @@ class HttpsTest(CheckedProcesses, unittest.TestCase):
         finally:
             pki.close()
 
+    def test_repeated_cert_key_flags(self):
+        # --cert/--key pairs on the command line: each serves its names; the first is also the
+        # agent listener's certificate (the agents' pin is its fingerprint).
+        pki = Pki()
+        try:
+            one = pki.issue("one", ["one.example.test"], out=pki.path("one"))
+            two = pki.issue("two", ["two.example.test"], out=pki.path("two"))
+            relay = Relay(extra=["--cert", one[0], "--key", one[1], "--cert", two[0], "--key", two[1]])
+            self.assertEqual(relay.fingerprint.replace(":", "").lower(),
+                             fingerprint(one[0]).replace(":", "").lower())
+            for name in ("one", "two"):
+                a = start_agent(relay, self.origin.port, "--hostname", f"{name}.example.test", name=name)
+                host_of(a)
+                self.assertEqual(served_cn(relay.https_port, f"{name}.example.test"), name)
+            bad = Proc(["relay", "--cert", one[0], "--key", one[1], "--cert", two[0], "--data", self.tmp])
+            self.assertEqual(bad.p.wait(10), 2)
+            bad.wait_line("--cert and --key go together: 2 --cert, 1 --key", stream="err")
+        finally:
+            pki.close()
+
     def test_terminated_at_the_agent(self):
         # --terminate-at agent: the relay passes TLS through by SNI; the agent holds the key and
         # speaks HTTP inside (keep-alive, forwarding fields, 421, uploads, error pages).
