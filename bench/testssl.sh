@@ -6,6 +6,8 @@
 #
 #   bash bench/testssl.sh                 # full run
 #   TESTSSL_ARGS="--fast" bash bench/testssl.sh
+#   CERT=file bash bench/testssl.sh       # a file certificate (its own test CA, with CRL and
+#                                         # OCSP URIs as a public CA's has) instead of the local CA
 #
 # Environment: PORTHOLE (binary, build/porthole), TESTSSL_ARGS (extra testssl options),
 # OUT (results dir, bench/results/testssl-<time>). Everything listens on 127.0.0.1.
@@ -41,24 +43,49 @@ wait_for() {  # FILE REGEX: prints the first match's first group
 /usr/bin/python3 -m http.server 0 --bind 127.0.0.1 --directory "$WORK" >"$WORK/origin.log" 2>&1 &
 PIDS+=($!)
 ORIGIN=$(wait_for "$WORK/origin.log" 'port ([0-9]+)')
-"$PORTHOLE" relay --agents 127.0.0.1:0 --http 127.0.0.1:0 --https 127.0.0.1:0 --admin 127.0.0.1:0 \
+HOST=app.localhost
+CA="$WORK/data/ca-cert.pem"
+EXTRA=()
+NAME=(--subdomain app)
+if [ "${CERT:-localca}" = file ]; then
+  # A CA and an ECDSA P-256 leaf like a public CA's: CRL distribution point and OCSP URI (never
+  # fetched: testssl does not phone out unless told to).
+  HOST=app.example.test
+  CA="$WORK/ca.pem"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 365 -subj /CN=bench-ca \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+    -keyout "$WORK/ca-key.pem" -out "$CA" 2>/dev/null
+  printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" \
+    "subjectAltName=DNS:$HOST" "crlDistributionPoints=URI:http://crl.example.test/bench-ca.crl" \
+    "authorityInfoAccess=OCSP;URI:http://ocsp.example.test,caIssuers;URI:http://crl.example.test/bench-ca.crt" \
+    >"$WORK/leaf.ext"
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$HOST" \
+    -keyout "$WORK/leaf-key.pem" -out "$WORK/leaf.csr" 2>/dev/null
+  openssl x509 -req -in "$WORK/leaf.csr" -CA "$CA" -CAkey "$WORK/ca-key.pem" -CAcreateserial -days 90 \
+    -extfile "$WORK/leaf.ext" -out "$WORK/leaf.pem" 2>/dev/null
+  cat "$WORK/leaf.pem" "$CA" >"$WORK/chain.pem"
+  printf 'version = 1\n[[certificate]]\ncert = "%s"\nkey = "%s"\n' "$WORK/chain.pem" "$WORK/leaf-key.pem" >"$WORK/relay.toml"
+  EXTRA=(--config "$WORK/relay.toml")
+  NAME=(--hostname "$HOST")
+fi
+"$PORTHOLE" relay "${EXTRA[@]}" --agents 127.0.0.1:0 --http 127.0.0.1:0 --https 127.0.0.1:0 --admin 127.0.0.1:0 \
   --data "$WORK/data" --token "$TOKEN" >"$WORK/relay.log" 2>&1 &
 PIDS+=($!)
 AGENTS=$(wait_for "$WORK/relay.log" 'listening for agents on 127.0.0.1:([0-9]+)')
 HTTPS=$(wait_for "$WORK/relay.log" 'listening for HTTPS visitors on 127.0.0.1:([0-9]+)')
 FP=$(wait_for "$WORK/relay.log" 'Relay certificate fingerprint SHA256:([0-9a-f]+)')
-XDG_CONFIG_HOME=$WORK "$PORTHOLE" http "$ORIGIN" --subdomain app --relay "127.0.0.1:$AGENTS" --token "$TOKEN" \
+XDG_CONFIG_HOME=$WORK "$PORTHOLE" http "$ORIGIN" "${NAME[@]}" --relay "127.0.0.1:$AGENTS" --token "$TOKEN" \
   --relay-fingerprint "$FP" --inspect off --hsts >"$WORK/agent.log" 2>&1 &
 PIDS+=($!)
 wait_for "$WORK/agent.log" '(Forwarding) ' >/dev/null
 
-echo "bench/testssl.sh: testssl against https://app.localhost:$HTTPS (127.0.0.1), results in $OUT" >&2
+echo "bench/testssl.sh: testssl against https://$HOST:$HTTPS (127.0.0.1), results in $OUT" >&2
 # --ip pins the address (app.localhost does not resolve through the system resolver);
 # --add-ca trusts the relay's local CA for the chain checks.
 set +e
-testssl --quiet --color 0 --warnings batch --ip 127.0.0.1 --add-ca "$WORK/data/ca-cert.pem" \
+testssl --quiet --color 0 --warnings batch --ip 127.0.0.1 --add-ca "$CA" \
   --severity LOW --jsonfile "$OUT/testssl.json" --logfile "$OUT/testssl.log" $TESTSSL_ARGS \
-  "https://app.localhost:$HTTPS" >/dev/null 2>&1
+  "https://$HOST:$HTTPS" >/dev/null 2>&1
 set -e
 [ -s "$OUT/testssl.json" ] || { echo "bench/testssl.sh: testssl produced no findings file" >&2; exit 1; }
 /usr/bin/python3 - "$OUT/testssl.json" <<'EOF'

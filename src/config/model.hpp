@@ -34,6 +34,10 @@ struct RelayConfig {
   std::string domain = "localhost";
   PortRange tcp_ports{20000, 29999};
   PortRange udp_ports{20000, 29999};
+  // udp endpoints (docs/forward.md): a visitor's flow ends after this much silence; at most this
+  // many flows per endpoint (at the cap the least recently used one is evicted).
+  Seconds udp_flow_timeout{60};
+  std::uint32_t udp_max_flows = 4096;
   std::string data_dir = "./porthole-data";
   std::string cert_file;  // empty: self-signed certificate kept in data_dir
   std::string key_file;

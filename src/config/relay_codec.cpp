@@ -123,6 +123,8 @@ void read_relay_table(TableReader& t, RelayConfig& c) {
   t.string("domain", c.domain, check_domain);
   t.port_range("tcp_ports", c.tcp_ports);
   t.port_range("udp_ports", c.udp_ports);
+  t.seconds("udp_flow_timeout", c.udp_flow_timeout, std::chrono::seconds(1), std::chrono::seconds(86400));
+  if (std::int64_t v = 0; t.integer("udp_max_flows", v, 1, 1'000'000)) c.udp_max_flows = static_cast<std::uint32_t>(v);
   auto path = check_path(t.problems().base_dir());
   t.string("data_dir", c.data_dir, path);
   t.string("cert", c.cert_file, path);

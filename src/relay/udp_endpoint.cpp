@@ -247,7 +247,7 @@ Result<Bound> bind_udp(BindContext& ctx, const BindRequest& req) {
   }
   auto ep = std::make_shared<UdpEndpoint>(std::move(*sock), token,
                                           fmt::format("udp://{}", format_host_port(ctx.public_host, *port)),
-                                          UdpFlowLimits{});
+                                          UdpFlowLimits{ctx.cfg.udp_flow_timeout, ctx.cfg.udp_max_flows});
   auto displaced = attach_member(*ep, req);
   ep->start();
   ctx.registry.add(ep, false);

@@ -5,8 +5,10 @@ reconnects; 5000/tcp and 5000/udp reserved apart."""
 import os
 import socket
 import sys
+import tempfile
 import time
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Proc, Relay, eventually, port_range  # noqa: E402
@@ -34,6 +36,15 @@ def exchange(port, payload, timeout=5):
         s.sendto(payload, ("127.0.0.1", port))
         d, _ = s.recvfrom(70000)
         return d
+
+
+def relay_metric(relay, name):
+    host, port = relay.admin_addr
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
 
 
 class ProxyV2Echo:
@@ -69,6 +80,33 @@ class ProxyV2Echo:
 
 
 class UdpTunnelTest(unittest.TestCase):
+    def test_flow_timeout_and_cap_from_relay_toml(self):
+        # udp_flow_timeout / udp_max_flows in relay.toml: a silent flow ends after 1 s (the next
+        # datagram opens a new one: a new source port at the service); a second visitor evicts
+        # the first at a cap of one flow.
+        conf = os.path.join(tempfile.mkdtemp(prefix="porthole-udp-"), "relay.toml")
+        with open(conf, "w") as f:
+            f.write('version = 1\n[relay]\nudp_flow_timeout = "1s"\nudp_max_flows = 1\n')
+        relay = Relay(extra=["--config", conf, "--udp-ports", port_range(10)])
+        echo = UdpEcho()
+        agent = udp_agent(relay, echo.port, extra=["--name", "short"])
+        pub = public_udp_port(agent)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
+            a.settimeout(5)
+            b.settimeout(5)
+            a.sendto(b"one", ("127.0.0.1", pub))
+            self.assertEqual(a.recvfrom(100)[0], b"one")
+            eventually(lambda: relay_metric(relay, "porthole_relay_udp_flows_expired_total") >= 1,
+                       timeout=10, what="the idle flow expiring")
+            a.sendto(b"two", ("127.0.0.1", pub))
+            self.assertEqual(a.recvfrom(100)[0], b"two")
+            self.assertEqual(len(echo.sources), 2, "a new flow (a new agent socket) after the timeout")
+            b.sendto(b"three", ("127.0.0.1", pub))
+            self.assertEqual(b.recvfrom(100)[0], b"three")
+            self.assertGreaterEqual(relay_metric(relay, "porthole_relay_udp_flows_evicted_total"), 1)
+        agent.stop()
+
     def test_proxy_v2_header_on_every_datagram(self):
         relay = Relay(extra=["--udp-ports", port_range(10)])
         svc = ProxyV2Echo()
