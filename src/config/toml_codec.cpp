@@ -1,4 +1,5 @@
 #include "config/toml_codec.hpp"
+#include "policy/codec.hpp"
 
 #include <algorithm>
 
@@ -60,30 +61,7 @@ std::uint32_t line_of(const toml::node& n) {
   return line == 0 ? 1 : line;
 }
 
-std::string_view type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::table:
-      return "a table";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a float";
-    case toml::node_type::boolean:
-      return "a boolean";
-    case toml::node_type::date:
-      return "a date";
-    case toml::node_type::time:
-      return "a time";
-    case toml::node_type::date_time:
-      return "a date-time";
-    default:
-      return "nothing";
-  }
-}
+std::string_view type_name(const toml::node& n) { return policy::toml_type_name(n); }
 
 toml::table parse_toml(std::string_view text, Problems& problems, bool& syntax_ok) {
   syntax_ok = guard_toml_text(text, problems);

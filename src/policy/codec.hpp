@@ -21,6 +21,10 @@
 
 namespace porthole::policy {
 
+// "a table", "an integer", ... for messages about a value of the wrong type (the config codecs
+// use it too).
+std::string_view toml_type_name(const toml::node& n);
+
 struct Problem {
   std::uint32_t line = 0;
   std::string key;   // full path: "on_http_request[1].actions[0].status"

@@ -20,24 +20,7 @@ inline std::uint32_t line_of(const toml::node& n) {
   return n.source().begin.line;
 }
 
-inline std::string_view type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::table:
-      return "a table";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a float";
-    case toml::node_type::boolean:
-      return "a boolean";
-    default:
-      return "a date/time";
-  }
-}
+inline std::string_view type_name(const toml::node& n) { return toml_type_name(n); }
 
 inline constexpr std::size_t kMaxRules = 256;
 inline constexpr std::size_t kMaxText = 16 * 1024;

@@ -4,7 +4,34 @@
 
 #include "policy/reader.hpp"
 
-namespace porthole::policy::detail {
+namespace porthole::policy {
+
+std::string_view toml_type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    default:
+      return "nothing";
+  }
+}
+
+namespace detail {
 
 std::shared_ptr<const re2::RE2> compile_re(Tab& t, std::string_view key, const std::string& pattern) {
   RE2::Options o;
@@ -66,4 +93,5 @@ void read_header_table(Tab& t, std::string_view key, std::vector<Header>& out) {
   }
 }
 
-}  // namespace porthole::policy::detail
+}  // namespace detail
+}  // namespace porthole::policy
