@@ -9,6 +9,8 @@
 
 #include "policy/basic_auth.hpp"
 #include "policy/codec.hpp"
+#include "policy/jwt_action.hpp"
+#include "policy/jwt_codec.hpp"
 #include "policy/rate_limit.hpp"
 #include "policy/webhook.hpp"
 
@@ -49,6 +51,7 @@ class Tab {
     out_.push_back({n ? line_of(*n) : line_of(t_), path(key), std::move(text)});
   }
   bool has(std::string_view key) const { return t_.contains(key); }
+  const toml::table& table() const { return t_; }
   std::uint32_t line() const { return line_of(t_); }
   std::vector<Problem>& out() { return out_; }
   const std::string& prefix() const { return prefix_; }
@@ -565,6 +568,11 @@ void read_webhook(Tab& t, Phase, Action& a) {
   a.webhook = std::move(spec);
 }
 
+void read_jwt(Tab& t, Phase, Action& a) {  // jwt_codec.cpp
+  for (auto k : kJwtKeys) t.take(k);
+  read_jwt_action(t.table(), t.prefix(), t.out(), a);
+}
+
 struct ActionKind {
   std::string_view name;
   Action::Kind kind;
@@ -584,6 +592,7 @@ constexpr ActionKind kActions[] = {
     {"basic-auth", Action::Kind::basic_auth, read_basic_auth, 0b010},
     {"rate-limit", Action::Kind::rate_limit, read_rate_limit, 0b011},
     {"verify-webhook", Action::Kind::verify_webhook, read_webhook, 0b010},
+    {"jwt", Action::Kind::jwt, read_jwt, 0b010},
 };
 
 void read_action(const toml::table& tbl, const std::string& path, Phase phase, std::vector<Problem>& probs,
@@ -661,6 +670,9 @@ std::shared_ptr<Policy> read_policy(const toml::table& t, std::string_view prefi
   for (int i = 0; i < 3; ++i) read_rules(root, static_cast<Phase>(i), *p);
   for (const auto& r : p->rules(Phase::http_request)) {
     for (const auto& a : r.actions) p->needs_body = p->needs_body || a.kind == Action::Kind::verify_webhook;
+    for (const auto& a : r.actions) {
+      for (const auto& f : a.jwt ? a.jwt->forward : std::vector<JwtSpec::Forward>{}) p->protected_headers.push_back(f.header);
+    }
   }
   root.finish();
   std::ostringstream os;
