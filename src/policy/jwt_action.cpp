@@ -60,6 +60,12 @@ std::optional<std::string> header_value(const nlohmann::json& v) {
 }
 
 void reject(Decision& d, const JwtSpec& spec, int status, std::string counter, std::string reason, bool had_token) {
+  // The reason goes into a quoted header parameter: printable ASCII without quotes only (the
+  // verifier's reasons are fixed texts, but a header must never carry what a token put there).
+  for (auto& c : reason) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u > 0x7e || c == '"' || c == '\\') c = '?';
+  }
   d.allow = false;
   d.status = status;
   d.counter = std::move(counter);
