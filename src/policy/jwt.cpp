@@ -480,13 +480,15 @@ void JwksSource::fetch_done(std::shared_ptr<const KeySet> keys, std::int64_t now
   std::lock_guard lock(mu_);
   keys_ = std::move(keys);
   expires_ms_ = now_ms + max_age_s * 1000;
+  last_attempt_ms_ = now_ms;  // the refresh limit counts from the end of a (slow) fetch too
   in_flight_ = false;
   last_error_.clear();
 }
 
-void JwksSource::fetch_failed(std::string why) {
+void JwksSource::fetch_failed(std::string why, std::int64_t now_ms) {
   std::lock_guard lock(mu_);
   in_flight_ = false;
+  last_attempt_ms_ = now_ms;
   last_error_ = std::move(why);
 }
 

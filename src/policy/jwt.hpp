@@ -96,7 +96,7 @@ class JwksSource {
   // Claims the fetch (single flight): false when another is under way or the rate limit says no.
   bool begin_fetch(std::int64_t now_ms);
   void fetch_done(std::shared_ptr<const KeySet> keys, std::int64_t now_ms, std::int64_t max_age_s);
-  void fetch_failed(std::string why);
+  void fetch_failed(std::string why, std::int64_t now_ms);
   std::string last_error() const;
   std::uint64_t fetches() const;
   // Set by the relay at bind (relay.toml jwks_ca): the CA bundle the JWKS server is checked with.

@@ -31,7 +31,7 @@ struct FetchGuard {
   policy::JwksSource& src;
   bool done = false;
   ~FetchGuard() {
-    if (!done) src.fetch_failed("the fetch was cancelled");
+    if (!done) src.fetch_failed("the fetch was cancelled", mono_ms());
   }
 };
 
@@ -56,7 +56,7 @@ net::Task<void> refresh_jwks(std::shared_ptr<policy::JwksSource> src) {
     fetch_counter(false).inc();
     spdlog::warn("jwt: JWKS {}: {}", src->url(), client.error().message);
     guard.done = true;
-    src->fetch_failed(client.error().message);
+    src->fetch_failed(client.error().message, mono_ms());
     co_return;
   }
   acme::Request req;
@@ -89,7 +89,7 @@ net::Task<void> refresh_jwks(std::shared_ptr<policy::JwksSource> src) {
   fetch_counter(false).inc();
   spdlog::warn("jwt: JWKS {}: {} (keeping the cached keys)", src->url(), err);
   guard.done = true;
-  src->fetch_failed(err);
+  src->fetch_failed(err, mono_ms());
 }
 
 }  // namespace porthole::relay

@@ -153,13 +153,15 @@ net::Task<RequestStep> request_policy(const Endpoint& ep, net::ByteStream& visit
     in.probe = false;
     d = policy::decide(ep.relay_policy(), ep.policy(), policy::Phase::http_request, in);
   }
-  if (d.needs_keys) {
-    // A jwt action with jwks_url needs its keys (first use, past max-age, or an unknown kid):
-    // fetched here, asynchronously and rate-limited, then the request is decided again.
+  // A jwt action with jwks_url needs its keys (first use, past max-age, or an unknown kid):
+  // fetched here, asynchronously and rate-limited, then the request is decided again. A source
+  // just fetched (or being fetched) does not ask again, so each round is another source (the
+  // operator's and the endpoint's rules may both have one); the last round takes what is cached.
+  for (int round = 0; d.needs_keys && round < 4; ++round) {
     auto src = d.needs_keys;
     auto fetch = refresh_jwks(src);
     co_await std::move(fetch);
-    in.keys_refreshed = true;
+    in.keys_refreshed = round == 3;
     in.now_ms = mono_ms();
     d = policy::decide(ep.relay_policy(), ep.policy(), policy::Phase::http_request, in);
   }

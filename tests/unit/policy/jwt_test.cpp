@@ -224,11 +224,12 @@ TEST(Jwt, FetchSchedule) {
   EXPECT_FALSE(s.wants_fetch(5000, true));   // unknown kid, but inside the refresh limit
   EXPECT_TRUE(s.wants_fetch(10000, true));
   ASSERT_TRUE(s.begin_fetch(10000));
-  s.fetch_failed("connection refused");
+  s.fetch_failed("connection refused", 14000);  // a slow failure: the limit counts from its end
   ASSERT_TRUE(s.keys());
   EXPECT_EQ(s.keys()->keys.size(), 1u);  // a failed refresh keeps what we had
   EXPECT_EQ(s.last_error(), "connection refused");
-  EXPECT_FALSE(s.wants_fetch(15000, true));
+  EXPECT_FALSE(s.wants_fetch(23000, true));
+  EXPECT_TRUE(s.wants_fetch(24000, true));
   EXPECT_FALSE(s.wants_fetch(299000, false));
   EXPECT_TRUE(s.wants_fetch(300000, false));  // stale after max-age
   EXPECT_EQ(s.fetches(), 2u);
