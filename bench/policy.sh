@@ -58,6 +58,14 @@ HTTP=$(wait_for "$WORK/relay.out" 'HTTP visitors on [0-9.]+:[0-9]+' | grep -Eo '
 FP=$(wait_for "$WORK/relay.out" 'SHA256:[0-9a-f]{64}' | cut -d: -f2)
 
 PASS_HASH=$(echo "bench pass" | "$PORTHOLE" policy hash-password)
+JWT_SECRET=bench-jwt-secret-0123456789abcdef0123
+JWT=$(python3 -c '
+import base64, hmac, hashlib, json, sys, time
+b = lambda d: base64.urlsafe_b64encode(d).rstrip(b"=").decode()
+h = b(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+c = b(json.dumps({"iss": "bench", "aud": "bench", "sub": "bench", "exp": int(time.time()) + 86400}).encode())
+s = b(hmac.new(sys.argv[1].encode(), f"{h}.{c}".encode(), hashlib.sha256).digest())
+print(f"{h}.{c}.{s}")' "$JWT_SECRET")
 cat >"$WORK/policy.toml" <<TOML
 [[on_http_request]]
 name = "deny list"
@@ -96,6 +104,7 @@ name = "everyone else"
 actions = [
   { type = "rate-limit", rate = "1000000/s" },
   { type = "basic-auth", users = ["bench:$PASS_HASH"] },
+  { type = "jwt", header = "X-Token", issuer = "bench", audience = "bench", secret = "$JWT_SECRET" },
   { type = "add-headers", headers = { X-Policy = "on" } },
 ]
 [[on_http_response]]
@@ -110,11 +119,11 @@ for name in nopol pol; do
   wait_for "$WORK/$name.out" "Forwarding http://$name" >/dev/null
 done
 AUTH="Authorization: Basic $(printf 'bench:bench pass' | base64)"
-[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: pol.localhost" -H "$AUTH" "http://127.0.0.1:$HTTP/")" = 200 ] ||
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: pol.localhost" -H "$AUTH" -H "X-Token: $JWT" "http://127.0.0.1:$HTTP/")" = 200 ] ||
   die "the policy endpoint does not answer 200"
 
 run() {  # NAME -> "rps p99_ms"
-  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -H "Host: $1.localhost" -H "$AUTH" ${WRK_EXTRA:-} \
+  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -H "Host: $1.localhost" -H "$AUTH" -H "X-Token: $JWT" ${WRK_EXTRA:-} \
     "http://127.0.0.1:$HTTP/index.html" >"$WORK/wrk.txt"
   local rps p99
   [ -n "${VERBOSE:-}" ] && cat "$WORK/wrk.txt" >&2

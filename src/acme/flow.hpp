@@ -29,6 +29,7 @@ struct Request {
 struct Response {
   int status = 0;
   std::string body, content_type, location, replay_nonce, retry_after;
+  std::string cache_control = {};  // JWKS fetches (relay/jwks_cache.cpp); "= {}": aggregate inits may omit it
 };
 
 struct FlowSettings {

@@ -113,6 +113,7 @@ net::Task<Result<Response>> HttpsClient::fetch(const Request& req) {
   out.location = std::string(res[http::field::location]);
   out.replay_nonce = std::string(res["Replay-Nonce"]);
   out.retry_after = std::string(res[http::field::retry_after]);
+  out.cache_control = std::string(res[http::field::cache_control]);
   beast::get_lowest_layer(stream).close();
   co_return out;
 }

@@ -20,6 +20,7 @@ struct RelayFlags {
   std::vector<std::string> tokens, trusted_proxies, accept_proxy_protocol_from;
   std::string upstream_timeout;
   std::string acme_directory, acme_email, acme_ca;
+  std::string jwks_ca;
 };
 
 Result<config::RelayConfig> resolve(const RelayFlags& f) {
@@ -57,6 +58,7 @@ Result<config::RelayConfig> resolve(const RelayFlags& f) {
   set(f.acme_directory, cfg.acme_directory);
   set(f.acme_email, cfg.acme_email);
   set(f.acme_ca, cfg.acme_ca);
+  set(f.jwks_ca, cfg.jwks_ca);
   if (!cfg.acme_directory.empty() && cfg.acme_directory != "off" && !cfg.acme_directory.starts_with("https://")) {
     return make_error("--acme-directory: an https:// URL or off");
   }
@@ -123,6 +125,7 @@ void add_relay(CLI::App& app, Run& run) {
                   "ACME directory URL, or off (default: Let's Encrypt when --domain is a public name)");
   sub->add_option("--acme-email", f->acme_email, "Contact e-mail for the ACME account");
   sub->add_option("--acme-ca", f->acme_ca, "CA bundle to verify the ACME server with (default: system trust)");
+  sub->add_option("--jwks-ca", f->jwks_ca, "CA bundle to verify policies' jwks_url servers with (default: system trust)");
   // porthole relay ca [--data DIR]: the local CA (made when missing) that signs the https
   // certificates of names under --domain, for `curl --cacert` and browsers.
   auto ca_data = std::make_shared<std::string>(config::RelayConfig{}.data_dir);

@@ -87,7 +87,17 @@ Result<AnyConfig> load_config(const std::string& path) {
 Result<std::shared_ptr<policy::Policy>> load_policy(const std::string& path, const policy::Sugar* sugar) {
   auto text = read_file(path);
   if (!text) return text.error();
-  return parse_policy(*text, path, sugar);
+  const auto dir = std::filesystem::path(path).parent_path();
+  const FileReader files = [&dir](const std::string& name) -> Result<std::string> {
+    auto p = std::filesystem::path(name);
+    if (p.is_relative()) p = dir / p;
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(p, ec);
+    if (ec) return make_error("{}: {}", p.string(), ec.message());
+    if (size > 256 * 1024) return make_error("{}: larger than 256 KiB", p.string());
+    return read_file(p.string());
+  };
+  return parse_policy(*text, path, sugar, &files);
 }
 
 std::string default_agent_config_path() {

@@ -71,6 +71,7 @@ struct RelayConfig {
   std::string acme_email;
   std::string acme_ca;                     // CA bundle for the ACME server's HTTPS (tests: pebble)
   std::string acme_challenge = "http-01";  // or tls-alpn-01
+  std::string jwks_ca;                     // CA bundle for policies' jwks_url servers ("" = system trust)
 };
 
 struct TunnelConfig {

@@ -3,6 +3,7 @@
 // Every problem is reported at once as "SOURCE:LINE: KEY: problem". docs/policy.md.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -17,8 +18,12 @@ struct Sugar;
 namespace porthole::config {
 
 // Parses and compiles a policy; `sugar` (the short flags) adds its rules in front.
+// Reads a file a policy names (jwt `jwks_file`), relative to the policy file.
+using FileReader = std::function<Result<std::string>(const std::string& name)>;
+// `files` set (policy files only): jwt actions' jwks_file are read with it and inlined as jwks.
 Result<std::shared_ptr<policy::Policy>> parse_policy(std::string_view text, std::string_view source,
-                                                     const policy::Sugar* sugar = nullptr);
+                                                     const policy::Sugar* sugar = nullptr,
+                                                     const FileReader* files = nullptr);
 // Reads FILE and parses it (load.cpp).
 Result<std::shared_ptr<policy::Policy>> load_policy(const std::string& path, const policy::Sugar* sugar = nullptr);
 

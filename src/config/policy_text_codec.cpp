@@ -6,8 +6,10 @@
 
 namespace porthole::config {
 
+void inline_jwks_files(toml::table& root, const FileReader& read, detail::Problems& problems);  // policy_jwks_codec.cpp
+
 Result<std::shared_ptr<policy::Policy>> parse_policy(std::string_view text, std::string_view source,
-                                                     const policy::Sugar* sugar) {
+                                                     const policy::Sugar* sugar, const FileReader* files) {
   detail::Problems problems{std::string(source)};
   bool syntax_ok = false;
   toml::table root = detail::parse_toml(text, problems, syntax_ok);
@@ -15,6 +17,7 @@ Result<std::shared_ptr<policy::Policy>> parse_policy(std::string_view text, std:
   if (sugar != nullptr) {
     if (auto r = policy::apply_sugar(root, *sugar); !r) return r.error();
   }
+  if (files != nullptr) inline_jwks_files(root, *files, problems);
   std::vector<policy::Problem> found;
   auto p = policy::read_policy(root, "", found);
   for (const auto& f : found) problems.add(f.line, f.key, f.text);

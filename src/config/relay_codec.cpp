@@ -103,6 +103,7 @@ void read_acme(TableReader& t, RelayConfig& c) {
     return std::string(s);
   });
   t.string("acme_ca", c.acme_ca, check_path(t.problems().base_dir()));
+  t.string("jwks_ca", c.jwks_ca, check_path(t.problems().base_dir()));
   t.string("acme_challenge", c.acme_challenge, [](std::string_view s) -> Result<std::string> {
     if (s == "http-01" || s == "tls-alpn-01") return std::string(s);
     return make_error("expected \"http-01\" or \"tls-alpn-01\"");

@@ -3,6 +3,8 @@
 #include <charconv>
 
 #include "policy/basic_auth.hpp"
+#include "policy/jwt_action.hpp"
+#include "policy/jwt_codec.hpp"
 #include "policy/rate_limit.hpp"
 #include "policy/reader.hpp"
 #include "policy/webhook.hpp"
@@ -182,6 +184,11 @@ void read_webhook(Tab& t, Phase, Action& a) {
   a.webhook = std::move(spec);
 }
 
+void read_jwt(Tab& t, Phase, Action& a) {  // jwt_codec.cpp
+  for (auto k : kJwtKeys) t.take(k);
+  read_jwt_action(t.table(), t.prefix(), t.out(), a);
+}
+
 struct ActionKind {
   std::string_view name;
   Action::Kind kind;
@@ -200,6 +207,7 @@ constexpr ActionKind kActions[] = {
     {"basic-auth", Action::Kind::basic_auth, read_basic_auth, 0b010},
     {"rate-limit", Action::Kind::rate_limit, read_rate_limit, 0b011},
     {"verify-webhook", Action::Kind::verify_webhook, read_webhook, 0b010},
+    {"jwt", Action::Kind::jwt, read_jwt, 0b010},
 };
 
 }  // namespace

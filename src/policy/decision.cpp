@@ -8,7 +8,7 @@ Decision decide(const Policy* relay, const Policy* endpoint, Phase phase, const 
     d = evaluate(*relay, phase, in, explain);
     if (!d.rule.empty()) d.rule = "relay:" + d.rule;
     for (auto& t : d.trace) t = "relay " + t;
-    if (!d.allow || d.needs_body || endpoint == nullptr) return d;
+    if (!d.allow || d.needs_body || d.needs_keys || endpoint == nullptr) return d;
   }
   if (endpoint == nullptr) return d;
   Input next = in;

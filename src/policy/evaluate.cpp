@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "policy/basic_auth.hpp"
+#include "policy/jwt_action.hpp"
 #include "policy/policy.hpp"
 #include "policy/rate_limit.hpp"
 #include "policy/webhook.hpp"
@@ -258,6 +259,8 @@ bool run(const Action& a, const Input& in, Decision& d, bool& stop) {
       }
       return true;
     }
+    case K::jwt:
+      return run_jwt(*a.jwt, in, d);
     case K::rate_limit: {
       if (in.probe) return true;
       std::string key;
@@ -329,6 +332,7 @@ Decision evaluate(const Policy& p, Phase phase, const Input& in, bool explain) {
     for (const auto& a : rule.actions) {
       if (!run(a, in, d, stop)) {
         if (d.needs_body) return d;
+        if (explain && d.needs_keys) d.trace.push_back("  -> the JWKS must be fetched first");
         if (explain) {
           d.trace.push_back(d.status == 0 ? fmt::format("  -> close: {}", d.reason)
                                           : fmt::format("  -> answer {}: {}", d.status, d.reason));

@@ -66,6 +66,8 @@ struct Condition {
 class RateLimiter;
 class BasicAuth;
 struct WebhookSpec;
+struct JwtSpec;
+class JwksSource;
 
 struct Header {
   std::string name, value;
@@ -74,7 +76,7 @@ struct Header {
 struct Action {
   enum class Kind {
     allow, deny, custom_response, redirect, url_rewrite, add_headers, remove_headers,
-    restrict_ips, basic_auth, rate_limit, verify_webhook
+    restrict_ips, basic_auth, rate_limit, verify_webhook, jwt
   } kind;
   int status = 0;
   std::string body, to;
@@ -87,6 +89,7 @@ struct Action {
   std::shared_ptr<BasicAuth> auth;
   std::shared_ptr<RateLimiter> limiter;
   std::shared_ptr<const WebhookSpec> webhook;
+  std::shared_ptr<const JwtSpec> jwt;
   std::uint64_t max_body = 1 << 20;  // verify-webhook: the body is buffered up to this (413 above)
 };
 
@@ -102,6 +105,7 @@ struct Policy {
   std::array<std::vector<Rule>, 3> phases;
   std::string canonical;  // the document as TOML: what the agent sends in Bind
   bool needs_body = false;  // some on_http_request rule verifies a webhook (the body is read first)
+  std::vector<std::string> protected_headers;  // jwt forward_claims headers: visitors' copies always removed
   bool empty() const {
     return phases[0].empty() && phases[1].empty() && phases[2].empty();
   }
@@ -126,6 +130,7 @@ struct Input {
   std::string_view identity;              // set by an earlier authentication
   std::string_view scheme = "http";       // how the visitor reached the relay (webhook URLs)
   const std::string* body = nullptr;      // the request body, once buffered (verify-webhook)
+  bool keys_refreshed = false;            // the jwt JWKS fetch a Decision asked for was tried
   // A probe run (bodies not read yet): stops at the first verify-webhook it reaches (setting
   // Decision::needs_body) and counts no rate limit; the real run follows.
   bool probe = false;
@@ -147,6 +152,9 @@ struct Decision {
   std::string identity;  // the authenticated user, for the upstream and rate-limit keys
   bool needs_body = false;     // probe: a verify-webhook was reached; read up to max_body and run again
   std::uint64_t max_body = 0;
+  // jwt with jwks_url: the keys need fetching (none yet, stale, or an unknown kid). The decision
+  // is a 401 meanwhile (fail closed); the caller fetches and runs again with keys_refreshed.
+  std::shared_ptr<JwksSource> needs_keys;
   std::vector<std::string> trace;  // with `explain`: every rule looked at, and why
 };
 

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "policy/codec.hpp"
+#include "policy/jwt_action.hpp"
 #include "policy/reader.hpp"
 
 namespace porthole::policy {
@@ -62,6 +63,10 @@ std::shared_ptr<Policy> read_policy(const toml::table& t, std::string_view prefi
   for (int i = 0; i < 3; ++i) read_rules(root, static_cast<Phase>(i), *p);
   for (const auto& r : p->rules(Phase::http_request)) {
     for (const auto& a : r.actions) p->needs_body = p->needs_body || a.kind == Action::Kind::verify_webhook;
+    for (const auto& a : r.actions) {
+      if (!a.jwt) continue;
+      for (const auto& f : a.jwt->forward) p->protected_headers.push_back(f.header);  // visitors cannot send them
+    }
   }
   root.finish();
   std::ostringstream os;

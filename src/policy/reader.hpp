@@ -42,6 +42,7 @@ class Tab {
     out_.push_back({n ? line_of(*n) : line_of(t_), path(key), std::move(text)});
   }
   bool has(std::string_view key) const { return t_.contains(key); }
+  const toml::table& table() const { return t_; }
   std::uint32_t line() const { return line_of(t_); }
   std::vector<Problem>& out() { return out_; }
   const std::string& prefix() const { return prefix_; }

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "core/metrics.hpp"
+#include "relay/jwks_cache.hpp"
 
 namespace porthole::relay {
 
@@ -97,6 +98,10 @@ net::Task<RequestStep> request_policy(const Endpoint& ep, net::ByteStream& visit
   RequestStep step;
   if (!ep.has_policy()) co_return step;
   head.fields.remove(kIdentityHeader);  // only the relay says who a visitor is
+  for (const auto* p : {ep.relay_policy(), ep.policy()}) {
+    if (p == nullptr) continue;
+    for (const auto& h : p->protected_headers) head.fields.remove(h);  // jwt forward_claims: never from visitors
+  }
   policy::Input in;
   in.ip = ip;
   in.scheme = scheme;
@@ -146,6 +151,18 @@ net::Task<RequestStep> request_policy(const Endpoint& ep, net::ByteStream& visit
     }
     in.body = &step.body;
     in.probe = false;
+    d = policy::decide(ep.relay_policy(), ep.policy(), policy::Phase::http_request, in);
+  }
+  // A jwt action with jwks_url needs its keys (first use, past max-age, or an unknown kid):
+  // fetched here, asynchronously and rate-limited, then the request is decided again. A source
+  // just fetched (or being fetched) does not ask again, so each round is another source (the
+  // operator's and the endpoint's rules may both have one); the last round takes what is cached.
+  for (int round = 0; d.needs_keys && round < 4; ++round) {
+    auto src = d.needs_keys;
+    auto fetch = refresh_jwks(src);
+    co_await std::move(fetch);
+    in.keys_refreshed = round == 3;
+    in.now_ms = mono_ms();
     d = policy::decide(ep.relay_policy(), ep.policy(), policy::Phase::http_request, in);
   }
   if (!d.allow) {

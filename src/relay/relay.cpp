@@ -16,6 +16,7 @@
 #include "relay/cert_store.hpp"
 #include "relay/http_listener.hpp"
 #include "relay/https_listener.hpp"
+#include "relay/jwks_cache.hpp"
 
 namespace porthole::relay {
 
@@ -104,6 +105,7 @@ Result<void> Relay::start() {
     auto p = config::parse_policy(cfg_.policy, "relay.toml [policy]");
     if (!p) return p.error();
     relay_policy_ = std::move(*p);
+    prepare_jwks(*relay_policy_, cfg_.jwks_ca);
   }
   if (cfg_.http != "off" || cfg_.https != "off") http_ = std::make_shared<HttpListener>(io_, cfg_, *store_, registry_);
   if (cfg_.http != "off") {
@@ -214,6 +216,7 @@ Result<std::string> Relay::bind(const std::shared_ptr<AgentConn>& conn, const pr
     auto p = config::parse_policy(bind.policy, fmt::format("tunnel {} policy", bind.tunnel));
     if (!p) return make_error("policy refused by the relay:\n{}", p.error().message);
     policy = std::move(*p);
+    prepare_jwks(*policy, cfg_.jwks_ca);
   }
   BindRequest req{bind, conn->token(), Member{conn->session_ptr(), bind.tunnel, conn->name(), conn->address(), bind.local}};
   auto bound = kind->bind(ctx, req);

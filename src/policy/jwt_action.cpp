@@ -1,0 +1,122 @@
+// The jwt action at evaluation time (jwt_action.hpp).
+#include "policy/jwt_action.hpp"
+
+#include <cctype>
+
+namespace porthole::policy {
+
+namespace {
+
+bool iequal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The token, or nullopt when the visitor sent none (where the spec looks).
+std::optional<std::string_view> token_of(const JwtSpec& spec, const Input& in) {
+  for (const auto& h : in.headers) {
+    if (!iequal(h.name, spec.header)) continue;
+    auto v = trim(h.value);
+    if (iequal(spec.header, "Authorization")) {
+      if (v.size() < 7 || !iequal(v.substr(0, 7), "Bearer ")) continue;  // Basic etc.: not ours
+      v = trim(v.substr(7));
+    }
+    return v;
+  }
+  if (spec.cookie.empty()) return std::nullopt;
+  for (const auto& h : in.headers) {
+    if (!iequal(h.name, "Cookie")) continue;
+    std::string_view rest = h.value;
+    while (!rest.empty()) {
+      const auto semi = rest.find(';');
+      const auto item = trim(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+      const auto eq = item.find('=');
+      if (eq != std::string_view::npos && item.substr(0, eq) == spec.cookie) return trim(item.substr(eq + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+// A claim as a header value: strings as they are, other JSON as its text; nullopt when it
+// could not be a header value (CR, LF, NUL or other controls) or is too long.
+std::optional<std::string> header_value(const nlohmann::json& v) {
+  std::string s = v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+  if (s.size() > 4096) return std::nullopt;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t') || u == 0x7f) return std::nullopt;
+  }
+  return s;
+}
+
+void reject(Decision& d, const JwtSpec& spec, int status, std::string counter, std::string reason, bool had_token) {
+  // The reason goes into a quoted header parameter: printable ASCII without quotes only (the
+  // verifier's reasons are fixed texts, but a header must never carry what a token put there).
+  for (auto& c : reason) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u > 0x7e || c == '"' || c == '\\') c = '?';
+  }
+  d.allow = false;
+  d.status = status;
+  d.counter = std::move(counter);
+  d.reason = std::move(reason);
+  d.custom = true;
+  d.body = "401 Unauthorized\n";
+  // RFC 6750 §3: no error code when the request had no token.
+  d.response_headers = {{"WWW-Authenticate",
+                         had_token ? fmt::format("Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"{}\"",
+                                                 spec.realm, d.reason)
+                                   : fmt::format("Bearer realm=\"{}\"", spec.realm)}};
+}
+
+}  // namespace
+
+bool run_jwt(const JwtSpec& spec, const Input& in, Decision& d) {
+  if (in.probe) return true;  // the real run (after the body was read) checks it
+  const auto token = token_of(spec, in);
+  if (!token) {
+    reject(d, spec, 401, "jwt_missing", "a bearer token is required", false);
+    return false;
+  }
+  auto& src = *spec.keys;
+  auto ask_for_keys = [&](bool unknown_kid) {
+    if (in.keys_refreshed || !src.wants_fetch(in.now_ms, unknown_kid)) return false;
+    d.needs_keys = spec.keys;
+    reject(d, spec, 401, "jwt_keys_pending", fmt::format("the JWKS at {} must be fetched first", src.url()), true);
+    return true;
+  };
+  if (src.fetched() && ask_for_keys(false)) return false;
+  const auto keys = src.keys();
+  if (!keys) {
+    reject(d, spec, 401, "jwt_keys_unavailable", "the signing keys could not be fetched", true);
+    return false;
+  }
+  auto v = verify_jwt(*token, *keys, spec.rules, in.unix_seconds);
+  if (!v.ok) {
+    if (v.unknown_kid && src.fetched() && ask_for_keys(true)) return false;
+    reject(d, spec, 401, v.error.counter, v.error.reason, true);
+    return false;
+  }
+  if (const auto it = v.claims.find(spec.identity_claim); it != v.claims.end() && it->is_string()) {
+    if (auto s = header_value(*it)) d.identity = *s;
+  }
+  for (const auto& f : spec.forward) {
+    d.remove_headers.push_back(f.header);  // a visitor's own copy never reaches the upstream
+    const auto it = v.claims.find(f.claim);
+    if (it == v.claims.end() || it->is_null()) continue;
+    if (auto s = header_value(*it)) d.add_headers.push_back({f.header, *s});
+  }
+  return true;
+}
+
+}  // namespace porthole::policy
