@@ -49,6 +49,7 @@ void count_dial_failure();
 // The kinds (one file each).
 net::Task<void> serve_tcp(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel, proto::OpenMeta meta);
 net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel, proto::OpenMeta meta);
+net::Task<void> serve_exit(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel, proto::OpenMeta meta);  // exit_tunnel.cpp
 net::Task<void> serve_udp(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel, proto::OpenMeta meta);  // udp_tunnel.cpp
 
 }  // namespace porthole::agent

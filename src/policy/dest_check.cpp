@@ -283,7 +283,8 @@ DestVerdict DestPolicy::check_one(bool name_ok, const DestAddr& a, std::uint16_t
   int need_prefix = special ? special->prefix : 0;
   const char* code = special ? special->code : nullptr;
   const char* what = special ? special->what : nullptr;
-  if (std::find_if(own_.begin(), own_.end(), [&](const Ip& o) { return o.bytes == a.ip.bytes; }) != own_.end()) {
+  if (special == nullptr &&
+      std::find_if(own_.begin(), own_.end(), [&](const Ip& o) { return o.bytes == a.ip.bytes; }) != own_.end()) {
     need_prefix = 128;
     code = "own_address";
     what = "one of this exit's own addresses";
@@ -316,7 +317,7 @@ DestVerdict DestPolicy::check(std::string_view host, std::span<const DestAddr> a
   for (const auto& a : addrs) {
     auto v = check_one(name_ok, a, port);
     if (!v.allowed) {
-      if (!host.empty()) v.reason = fmt::format("{} resolves to {}", host, v.reason);
+      if (!host.empty()) v.reason = fmt::format("{} resolves to {}: {}", host, a.text(), v.reason);
       return v;
     }
   }
