@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "proto/http_proxy.hpp"
+#include "proto/messages.hpp"
 #include "proto/socks5.hpp"
 
 namespace porthole::proto {
@@ -116,6 +117,22 @@ TEST(HttpProxy, Errors) {
   EXPECT_EQ(http_proxy::parse(bytes("CONNECT a:0 HTTP/1.1\r\nHost: a:0\r\n\r\n")).status, http1::ParseStatus::error);
   EXPECT_EQ(http_proxy::parse(bytes("CONNECT a:1 HTTP/1.1\r\n")).status, http1::ParseStatus::incomplete);
   EXPECT_NE(http_proxy::response(407, "x").find("Proxy-Authenticate: Basic"), std::string::npos);
+}
+
+TEST(OpenMetaTarget, RoundTripsAndIsOptional) {
+  OpenMeta m{"office", "", "connect"};
+  m.target = "[::1]:22";
+  auto text = encode(m);
+  EXPECT_NE(text.find("\"target\":\"[::1]:22\""), std::string::npos) << text;
+  auto back = decode_open(text);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->target, "[::1]:22");
+  EXPECT_EQ(back->kind, "connect");
+  auto plain = decode_open(R"({"tunnel":"t","visitor":"v"})");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->target, "");
+  EXPECT_EQ(encode(OpenMeta{"t", "v", ""}).find("target"), std::string::npos);
+  EXPECT_FALSE(decode_open(R"({"tunnel":"t","target":5})"));
 }
 
 }  // namespace
