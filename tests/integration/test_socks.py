@@ -197,7 +197,8 @@ class Socks(unittest.TestCase):
                  "--log", "stderr"]
         # The narrow exit: the web server only (loopback must be listed to be reachable at all).
         cls.office = cls.exit_proc(["exit", "office", "--allow-dest", f"127.0.0.10:{cls.web.port}",
-                                    "--allow-dest", f"web.test:{cls.web.port}", "--hosts-file", cls.hosts,
+                                    "--allow-dest", f"web.test:{cls.web.port}", "--allow-dest", "127.0.0.11",
+                                    "--hosts-file", cls.hosts,
                                     "--inspect", "127.0.0.1:0"] + agent)
         cls.office.wait_line(r"Exit exit://office allows ")
         cls.office_metrics = cls.office.wait_line(r"Web Interface (http://\S+)").group(1) + "/metrics"
@@ -362,6 +363,22 @@ class Socks(unittest.TestCase):
         metrics = urllib.request.urlopen(self.office_metrics, timeout=10).read().decode()
         # The five narrow-exit refusals above (all of them loopback addresses not listed there).
         self.assertRegex(metrics, r'porthole_exit_refused_total\{reason="loopback"\} ([5-9]|\d\d)')
+
+    def test_unreachable_destinations(self):
+        # Allowed, but nothing listens there: SOCKS 0x05 / HTTP 502; a name that does not
+        # resolve (the DNS stub knows nothing else): 0x04 / 502.
+        closed = socket.socket()
+        closed.bind(("127.0.0.11", 0))
+        port = closed.getsockname()[1]
+        closed.close()
+        rep, s = socks5(self.p_office, socket.inet_aton("127.0.0.11"), 1, port)
+        self.assertEqual(rep, 0x05)
+        s.close()
+        self.assertEqual(http_proxy(self.p_office, f"CONNECT 127.0.0.11:{port} HTTP/1.1\r\nHost: x\r\n\r\n".encode()),
+                         b"HTTP/1.1 502 Bad Gateway")
+        rep, s = socks5(self.p_office, b"nothing.invalid", 3, 80)
+        self.assertEqual(rep, 0x04)
+        s.close()
 
     def test_scopes(self):
         # A token without --allow-connect for the exit: refused at the relay, clear on both sides.
