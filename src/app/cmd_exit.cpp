@@ -1,6 +1,7 @@
 // porthole exit NAME --allow-dest CIDR|HOST[:PORTS]...: an agent that lets `porthole socks
 // --via NAME` traffic out into its network, to the allowed destinations only (docs/socks.md).
 // The name is a private name (ownership and scopes like `porthole tcp --private`).
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -39,6 +40,10 @@ int run_exit(const ExitOptions& o) {
   if (pol->empty()) {
     std::cerr << "porthole exit: no --allow-dest: this exit would refuse everything (give e.g. --allow-dest "
                  "10.0.0.0/8:22,80,443 or --allow-dest intranet.example:443)\n";
+    return 2;
+  }
+  if (!o.hosts_file.empty() && !std::ifstream(o.hosts_file)) {
+    std::cerr << "porthole exit: --hosts-file " << o.hosts_file << ": cannot be read\n";
     return 2;
   }
   config::TunnelConfig t;

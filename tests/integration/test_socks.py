@@ -411,6 +411,10 @@ class Socks(unittest.TestCase):
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 2)
         self.assertIn("prefix length", r.stderr)
+        r = subprocess.run([BIN, "exit", "x", "--allow-dest", "10.0.0.0/8", "--hosts-file", "/nonexistent/hosts",
+                            "--relay", "127.0.0.1:1", "--token", "t"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--hosts-file", r.stderr)
         r = subprocess.run([BIN, "socks", "--via", "relay", "--relay", "127.0.0.1:1", "--token", "t"],
                            capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 2)
