@@ -141,7 +141,13 @@ void Agent::on_control(std::string_view message) {
       it->second->public_url = b->public_url;
       const auto& c = it->second->config;
       const auto scheme = c.proto == "http" ? c.upstream + "://" : std::string();
-      out_ << "Forwarding " << b->public_url << " -> " << scheme << format_host_port(c.local) << std::endl;
+      if (c.proto == "exit") {
+        std::string allowed;
+        for (const auto& d : c.allow_dest) allowed += (allowed.empty() ? "" : " ") + d;
+        out_ << "Exit " << b->public_url << " allows " << (allowed.empty() ? "nothing" : allowed) << std::endl;
+      } else {
+        out_ << "Forwarding " << b->public_url << " -> " << scheme << format_host_port(c.local) << std::endl;
+      }
     } else {
       spdlog::info("tunnel {} restored at {}", b->tunnel, b->public_url);
     }
@@ -213,7 +219,7 @@ void Agent::send_bind(const TunnelState& t) {
   b.hostname = t.config.hostname;
   b.pool = t.config.pool;
   if (!t.config.private_name.empty()) {
-    b.proto = "private";  // the relay's endpoint kind; streams are served as tcp here
+    b.proto = t.config.proto == "exit" ? "exit" : "private";  // the relay's endpoint kind; tcp streams are served as tcp here
     b.private_name = t.config.private_name;
   }
   b.policy = t.config.policy;

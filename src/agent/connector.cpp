@@ -105,7 +105,8 @@ void Connector::on_control(std::string_view message) {
 }
 
 net::Task<Result<std::shared_ptr<session::MuxStream>>> Connector::open(std::string name,
-                                                                       std::chrono::milliseconds timeout) {
+                                                                       std::chrono::milliseconds timeout,
+                                                                       std::string target) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   asio::steady_timer wake(io_, deadline);
   wake.async_wait([this](const net::error_code& ec) {
@@ -119,7 +120,9 @@ net::Task<Result<std::shared_ptr<session::MuxStream>>> Connector::open(std::stri
     }
     co_await changed_.wait();
   }
-  co_return session_->open_stream(proto::encode(proto::OpenMeta{std::move(name), "", "connect"}));
+  proto::OpenMeta meta{std::move(name), "", "connect"};
+  meta.target = std::move(target);
+  co_return session_->open_stream(proto::encode(meta));
 }
 
 }  // namespace porthole::agent

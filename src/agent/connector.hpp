@@ -29,7 +29,9 @@ class Connector {
 
   // A stream to the private endpoint `name`: waits up to `timeout` for a session. A refusal by
   // the relay (forbidden, no agent) arrives as the stream's first read error.
-  net::Task<Result<std::shared_ptr<session::MuxStream>>> open(std::string name, std::chrono::milliseconds timeout);
+  // `target` (HOST:PORT): the destination an exit is asked to connect to (porthole socks).
+  net::Task<Result<std::shared_ptr<session::MuxStream>>> open(std::string name, std::chrono::milliseconds timeout,
+                                                              std::string target = {});
   bool connected() const { return session_ && !session_->closed(); }
   const std::string& last_error() const { return last_error_; }
   bool auth_refused() const { return auth_refused_; }

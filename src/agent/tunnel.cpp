@@ -16,6 +16,7 @@ constexpr TunnelKind kTunnelKinds[] = {
     {"http", serve_http},
     {"udp", serve_udp},
     {"tls", serve_tcp},  // passthrough: the visitor's TLS bytes as they came, pumped to the local TLS service
+    {"exit", serve_exit},  // porthole exit: to the destination in the OPEN, after the allow-list check
 };
 
 }  // namespace

@@ -57,6 +57,7 @@ net::Task<void> serve_http(std::shared_ptr<session::MuxStream> stream, TunnelSta
 // http with --terminate-at agent: the visitor's TLS ends here (https_at_agent.cpp).
 net::Task<void> serve_https_at_agent(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel,
                                      proto::OpenMeta meta);
+net::Task<void> serve_exit(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel, proto::OpenMeta meta);  // exit_tunnel.cpp
 net::Task<void> serve_udp(std::shared_ptr<session::MuxStream> stream, TunnelState& tunnel, proto::OpenMeta meta);  // udp_tunnel.cpp
 
 }  // namespace porthole::agent

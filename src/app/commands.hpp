@@ -24,6 +24,8 @@ void add_demo(CLI::App& app, Run& run);      // porthole demo
 void add_forward(CLI::App& app, Run& run);   // porthole forward
 void add_connect(CLI::App& app, Run& run);   // porthole connect
 void add_policy(CLI::App& app, Run& run);    // porthole policy test|hash-password
+void add_exit(CLI::App& app, Run& run);      // porthole exit (cmd_exit.cpp)
+void add_socks(CLI::App& app, Run& run);     // porthole socks (cmd_socks.cpp)
 
 inline constexpr AddCommand kCommands[] = {
     add_relay, add_expose, add_start, add_config, add_token,
@@ -31,6 +33,7 @@ inline constexpr AddCommand kCommands[] = {
     add_forward,
     add_connect,
     add_policy,
+    add_exit, add_socks,
 };
 
 }  // namespace porthole::app

@@ -102,6 +102,9 @@ struct TunnelConfig {
   std::uint32_t hsts_max_age = 0;        // Strict-Transport-Security max-age on https responses (0 none)
   std::string mtls_ca;                   // file: visitors must present a certificate from these CAs
   std::optional<int> source_line;            // where it was defined, for messages
+  // exit (`porthole exit NAME`, private_name = NAME): where streams may go (policy/dest_check.hpp)
+  std::vector<std::string> allow_dest;
+  std::string hosts_file;  // names listed there resolve to their listed addresses only
 };
 
 struct AgentConfig {

@@ -190,6 +190,7 @@ std::string encode(const OpenMeta& meta) {
   json j{{"tunnel", meta.tunnel}, {"visitor", meta.visitor}};
   if (!meta.kind.empty()) j["kind"] = meta.kind;
   if (!meta.dest.empty()) j["dest"] = meta.dest;
+  if (!meta.target.empty()) j["target"] = meta.target;
   return j.dump();
 }
 
@@ -197,7 +198,8 @@ Result<OpenMeta> decode_open(std::string_view text) {
   auto j = parse_object(text);
   if (!j) return make_error("OPEN metadata: {}", j.error().message);
   Reader r(*j);
-  OpenMeta m{r.str("tunnel"), r.str("visitor", false), r.str("kind", false), r.str("dest", false)};
+  OpenMeta m{r.str("tunnel"), r.str("visitor", false), r.str("kind", false), r.str("dest", false),
+             r.str("target", false)};
   if (!r.error().empty()) return make_error("OPEN metadata: {}", r.error());
   return m;
 }

@@ -118,6 +118,10 @@ struct OpenMeta {
   // proxy's PROXY header carried. Optional (older relays do not send it): for PROXY headers
   // towards the local service.
   std::string dest = {};  // (a default: OpenMeta{tunnel, visitor, kind} stays valid)
+  // Exits (`porthole socks --via NAME`): HOST:PORT the exit is asked to connect to ([v6]:PORT;
+  // HOST a name the exit resolves, or an address). Client -> relay on a "connect" stream, and
+  // relay -> the exit agent as given. "" on every other stream.
+  std::string target = {};
 };
 std::string encode(const OpenMeta& meta);
 Result<OpenMeta> decode_open(std::string_view json);

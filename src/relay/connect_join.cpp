@@ -6,6 +6,7 @@
 #include "core/metrics.hpp"
 #include "net/pump.hpp"
 #include "proto/messages.hpp"
+#include "relay/exit_endpoint.hpp"
 #include "relay/scopes.hpp"
 
 namespace porthole::relay {
@@ -37,8 +38,26 @@ metrics::Gauge& open_gauge() {
 }
 
 net::Task<void> join(std::shared_ptr<session::MuxStream> client, std::shared_ptr<session::MuxStream> agent,
-                     Pick pick, std::string label) {
+                     Pick pick, std::string label, bool exit) {
   open_gauge().add(1);
+  if (exit) {
+    // The exit's answer (0x00, or a RESET whose code says why: forbidden, refused, ...) is
+    // passed on with its code; pump() would turn a reset into a plain cancel.
+    auto first = co_await agent->read();
+    if (!first) {
+      client->reset(first.error());
+      open_gauge().add(-1);
+      co_return;
+    }
+    if (!first->empty()) {
+      auto w = co_await client->write(first->bytes());
+      if (!w) {
+        agent->reset(w.error());
+        open_gauge().add(-1);
+        co_return;
+      }
+    }
+  }
   auto r = co_await net::pump(*client, *agent);
   open_gauge().add(-1);
   spdlog::debug("connect {}: done: {} bytes to the agent, {} back{}{}", label, r.a_to_b, r.b_to_a,
@@ -49,7 +68,7 @@ net::Task<void> join(std::shared_ptr<session::MuxStream> client, std::shared_ptr
 }  // namespace
 
 void join_connect(EndpointRegistry& registry, Store& store, const TokenRecord& token, const std::string& client,
-                  std::shared_ptr<session::MuxStream> stream, std::string_view name) {
+                  std::shared_ptr<session::MuxStream> stream, std::string_view name, std::string_view target) {
   auto norm = normalize_private_name(name);
   if (!norm) {
     connects("no_endpoint").inc();
@@ -68,13 +87,25 @@ void join_connect(EndpointRegistry& registry, Store& store, const TokenRecord& t
                                     "`--allow-connect`)",
                                     *norm));
   }
+  if (ep && is_exit_endpoint(*ep) != !target.empty()) {
+    connects("no_endpoint").inc();
+    return stream->reset(target.empty()
+                             ? make_error(Errc::no_such_tunnel, "{} is an exit: use `porthole socks --via {}`", *norm, *norm)
+                             : make_error(Errc::no_such_tunnel, "{} is a private endpoint, not an exit (porthole exit)", *norm));
+  }
+  if (target.size() > 300) {
+    connects("no_endpoint").inc();
+    return stream->reset(make_error(Errc::protocol, "exit target too long"));
+  }
   auto pick = ep ? ep->pick() : std::nullopt;
   if (!pick) {
     connects("no_endpoint").inc();
     spdlog::info("connect from {} (token {}) to private name {}: no agent serves it now", client, token.name, *norm);
     return stream->reset(make_error(Errc::no_such_tunnel, "no agent serves the private name {} now", *norm));
   }
-  auto out = pick->session().open_stream(proto::encode(proto::OpenMeta{pick->tunnel(), client, ""}));
+  proto::OpenMeta meta{pick->tunnel(), client, ""};
+  meta.target = std::string(target);
+  auto out = pick->session().open_stream(proto::encode(meta));
   if (!out) {
     connects("no_endpoint").inc();
     return stream->reset(make_error(Errc::no_such_tunnel, "private name {}: {}", *norm, out.error().message));
@@ -85,8 +116,9 @@ void join_connect(EndpointRegistry& registry, Store& store, const TokenRecord& t
   auto ex = stream->session().transport().socket().get_executor();
   asio::co_spawn(
       ex,
-      [c = std::move(stream), a = std::move(*out), p = std::move(*pick), label = client + " -> " + *norm]() mutable {
-        return join(std::move(c), std::move(a), std::move(p), std::move(label));
+      [c = std::move(stream), a = std::move(*out), p = std::move(*pick), label = client + " -> " + *norm,
+       exit = !target.empty()]() mutable {
+        return join(std::move(c), std::move(a), std::move(p), std::move(label), exit);
       },
       asio::detached);
 }

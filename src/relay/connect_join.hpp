@@ -18,7 +18,10 @@ namespace porthole::relay {
 // Serves one connect stream of the session of `token` (`client` names it in logs: the agent
 // name and address). Refusals reset the stream with a typed reason the client prints:
 // forbidden (the token may not reach the name), no_such_tunnel (no agent serves it now).
+// `target` (HOST:PORT) is for exits (exit_endpoint.hpp): passed on in the OPEN to the exit
+// agent, which checks and connects; a stream with a target reaches only an exit, one without
+// only a plain private endpoint.
 void join_connect(EndpointRegistry& registry, Store& store, const TokenRecord& token, const std::string& client,
-                  std::shared_ptr<session::MuxStream> stream, std::string_view name);
+                  std::shared_ptr<session::MuxStream> stream, std::string_view name, std::string_view target = {});
 
 }  // namespace porthole::relay

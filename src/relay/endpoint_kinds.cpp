@@ -9,6 +9,7 @@ constexpr EndpointKind kEndpointKinds[] = {
     {"udp", bind_udp},
     {"private", bind_private},
     {"tls", bind_tls},
+    {"exit", bind_exit},  // exit_endpoint.cpp: a private name served by `porthole exit`
 };
 }  // namespace
 

@@ -63,5 +63,6 @@ Result<Bound> bind_http(BindContext& ctx, const BindRequest& req);
 Result<Bound> bind_udp(BindContext& ctx, const BindRequest& req);  // udp_endpoint.cpp
 Result<Bound> bind_private(BindContext& ctx, const BindRequest& req);
 Result<Bound> bind_tls(BindContext& ctx, const BindRequest& req);
+Result<Bound> bind_exit(BindContext& ctx, const BindRequest& req);  // exit_endpoint.cpp
 
 }  // namespace porthole::relay

@@ -5,6 +5,7 @@
 
 #include "core/hostname.hpp"
 #include "relay/endpoint_kinds.hpp"
+#include "relay/exit_endpoint.hpp"
 #include "relay/scopes.hpp"
 
 namespace porthole::relay {
@@ -33,6 +34,7 @@ Result<Bound> bind_private(BindContext& ctx, const BindRequest& req) {
     if (ep->token() != req.token.name) {
       return make_error(Errc::conflict, "private name {} is held by another token", *name);
     }
+    if (is_exit_endpoint(*ep)) return make_error(Errc::conflict, "private name {} is served as an exit", *name);
     return Bound{ep, attach_member(*ep, req)};
   }
   auto ep = std::make_shared<PrivateEndpoint>(*name, req.token.name);

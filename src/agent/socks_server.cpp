@@ -1,0 +1,363 @@
+#include "agent/socks_server.hpp"
+
+#include <openssl/crypto.h>
+
+#include <spdlog/spdlog.h>
+
+#include "core/metrics.hpp"
+#include "net/pump.hpp"
+#include "net/tcp_stream.hpp"
+#include "policy/dest_check.hpp"
+#include "proto/http_proxy.hpp"
+#include "proto/socks5.hpp"
+
+namespace porthole::agent {
+
+namespace asio = net::asio;
+using namespace asio::experimental::awaitable_operators;
+namespace s5 = proto::socks5;
+
+namespace {
+
+constexpr std::chrono::seconds kHandshakeTimeout{30};  // a client has this long to say where it goes
+constexpr std::chrono::seconds kOpenTimeout{15};       // waiting for the session to the relay
+constexpr std::chrono::seconds kExitTimeout{30};       // the exit's answer (resolve + connect)
+constexpr std::size_t kMaxSocksBytes = 1024;            // greeting + auth + request fit in far less
+
+metrics::Counter& requests(std::string_view result) {
+  auto make = [](const char* r) -> metrics::Counter& {
+    return metrics::counter(fmt::format("porthole_socks_requests_total{{result=\"{}\"}}", r),
+                            "porthole socks requests, by result");
+  };
+  static auto& ok = make("ok");
+  static auto& bad = make("bad_request");
+  static auto& auth = make("auth_failed");
+  static auto& refused = make("refused_by_exit");
+  static auto& failed = make("failed");
+  if (result == "ok") return ok;
+  if (result == "bad_request") return bad;
+  if (result == "auth_failed") return auth;
+  if (result == "refused_by_exit") return refused;
+  return failed;
+}
+
+// A deadline that aborts a stream when it passes (its pending read then fails), unless
+// disarmed first. Safe to outlive: the handler touches nothing once disarmed.
+class Deadline {
+ public:
+  Deadline(const net::asio::any_io_executor& ex, std::chrono::steady_clock::duration d, net::ByteStream& victim,
+           std::string why)
+      : timer_(ex, d), armed_(std::make_shared<bool>(true)) {
+    timer_.async_wait([armed = armed_, &victim, why = std::move(why)](const net::error_code& ec) {
+      if (!ec && *armed) {
+        *armed = false;
+        victim.abort(why);
+      }
+    });
+  }
+  ~Deadline() { disarm(); }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+  void disarm() {
+    *armed_ = false;
+    timer_.cancel();
+  }
+
+ private:
+  asio::steady_timer timer_;
+  std::shared_ptr<bool> armed_;
+};
+
+// Reads more bytes into `buf`; false on end or error (a passed deadline aborts the read).
+net::Task<bool> read_more(net::TcpStream& local, std::vector<std::uint8_t>& buf) {
+  auto chunk = co_await local.read();
+  if (!chunk || chunk->empty()) co_return false;
+  auto b = chunk->bytes();
+  buf.insert(buf.end(), b.begin(), b.end());
+  co_return true;
+}
+
+bool same_secret(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+bool credentials_match(const SocksSettings& s, std::string_view user, std::string_view pass) {
+  if (!s.user) return true;
+  const bool ok_user = same_secret(user, s.user->first);
+  const bool ok_pass = same_secret(pass, s.user->second);
+  return ok_user && ok_pass;
+}
+
+// The exit's answer to a new stream: nullopt (connected; `rest` holds bytes that followed the
+// 0x00) or the error it reset the stream with.
+struct ExitAnswer {
+  std::optional<Error> error;
+  std::vector<std::uint8_t> rest;
+};
+
+net::Task<ExitAnswer> await_exit(session::MuxStream& stream) {
+  ExitAnswer a;
+  auto ex = co_await asio::this_coro::executor;
+  Deadline deadline(ex, kExitTimeout, stream, "the exit did not answer in time");
+  auto chunk = co_await stream.read();
+  deadline.disarm();
+  if (!chunk) {
+    a.error = chunk.error();
+    co_return a;
+  }
+  if (chunk->empty() || chunk->bytes()[0] != 0x00) {
+    a.error = make_error(Errc::protocol, "the exit's answer is not the connected byte");
+    co_return a;
+  }
+  auto b = chunk->bytes().subspan(1);
+  a.rest.assign(b.begin(), b.end());
+  co_return a;
+}
+
+std::uint8_t socks_reply_for(const Error& e) {
+  switch (e.code) {
+    case Errc::forbidden: return s5::kNotAllowed;
+    case Errc::refused: return s5::kConnectionRefused;
+    case Errc::timed_out: return s5::kHostUnreachable;
+    case Errc::cancelled:
+    case Errc::generic: return s5::kHostUnreachable;  // the exit could not resolve the name
+    case Errc::no_such_tunnel: return s5::kNetworkUnreachable;
+    default: return s5::kGeneralFailure;
+  }
+}
+
+int http_status_for(const Error& e) {
+  switch (e.code) {
+    case Errc::forbidden: return 403;
+    case Errc::timed_out: return 504;
+    default: return 502;
+  }
+}
+
+// Opens the stream to the exit, sends `first` (early data), waits for the exit's answer.
+struct Opened {
+  std::shared_ptr<session::MuxStream> stream;
+  std::vector<std::uint8_t> rest;
+  std::optional<Error> error;
+};
+
+net::Task<Opened> open_via_exit(Connector& c, const SocksSettings& s, const std::string& target,
+                                std::span<const std::uint8_t> first) {
+  Opened o;
+  auto st = co_await c.open(s.via, kOpenTimeout, target);
+  if (!st) {
+    o.error = st.error();
+    co_return o;
+  }
+  o.stream = *st;
+  if (!first.empty()) {
+    auto w = co_await o.stream->write(first);
+    if (!w) {
+      // A reset arrives as the read error below; keep going to report it.
+    }
+  }
+  auto a = co_await await_exit(*o.stream);
+  o.error = std::move(a.error);
+  o.rest = std::move(a.rest);
+  co_return o;
+}
+
+void log_refusal(const SocksSettings& s, std::string_view peer, const std::string& target, const Error& e) {
+  if (e.code == Errc::forbidden) {
+    requests("refused_by_exit").inc();
+    spdlog::warn("socks {}: {} refused by exit {}: {}", peer, target, s.via, e.message);
+  } else {
+    requests("failed").inc();
+    spdlog::info("socks {}: {} through exit {}: {}", peer, target, s.via, e.message);
+  }
+}
+
+net::Task<void> finish(net::TcpStream& local, session::MuxStream& stream, std::string_view peer, const std::string& target) {
+  requests("ok").inc();
+  auto r = co_await net::pump(local, stream);
+  spdlog::debug("socks {}: {} done: {} bytes out, {} back {}", peer, target, r.a_to_b, r.b_to_a, r.error);
+}
+
+net::Task<void> serve_socks5(Connector& c, const SocksSettings& s, net::TcpStream& local, std::vector<std::uint8_t>& buf,
+                             Deadline& deadline, const std::string& peer) {
+  auto send = [&local](std::span<const std::uint8_t> bytes) -> net::Task<bool> {
+    auto w = co_await local.write(bytes);
+    co_return w.ok();
+  };
+  auto bad = [&](std::string_view what, const std::string& why) {
+    requests("bad_request").inc();
+    spdlog::info("socks {}: bad {}: {}", peer, what, why);
+  };
+  // Greeting.
+  s5::GreetingResult g;
+  while (true) {
+    g = s5::parse_greeting(buf);
+    if (g.status != s5::Status::need_more) break;
+    if (buf.size() > kMaxSocksBytes) co_return;
+    const bool more = co_await read_more(local, buf);
+    if (!more) co_return;
+  }
+  if (g.status == s5::Status::error) {
+    bad("greeting", g.error);
+    if (g.send_no_acceptable) {
+      const auto no = s5::encode_method(s5::kMethodNoAcceptable);
+      co_await send(no);
+    }
+    co_return;
+  }
+  buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(g.consumed));
+  const std::uint8_t method = s.user ? s5::kMethodUserPass : s5::kMethodNone;
+  if (!g.greeting.offers(method)) {
+    requests("auth_failed").inc();
+    spdlog::warn("socks {}: no acceptable authentication method ({} needed)", peer,
+                 s.user ? "username/password" : "none");
+    const auto no = s5::encode_method(s5::kMethodNoAcceptable);
+    co_await send(no);
+    co_return;
+  }
+  const auto chosen = s5::encode_method(method);
+  const bool sent = co_await send(chosen);
+  if (!sent) co_return;
+  if (s.user) {
+    s5::UserPassResult a;
+    while (true) {
+      a = s5::parse_userpass(buf);
+      if (a.status != s5::Status::need_more) break;
+      if (buf.size() > kMaxSocksBytes) co_return;
+    const bool more = co_await read_more(local, buf);
+    if (!more) co_return;
+    }
+    const bool ok = a.status == s5::Status::done && credentials_match(s, a.user, a.password);
+    if (!ok) {
+      requests("auth_failed").inc();
+      spdlog::warn("socks {}: authentication failed{}{}", peer, a.error.empty() ? "" : ": ", a.error);
+      const auto no = s5::encode_auth_status(false);
+      co_await send(no);
+      co_return;
+    }
+    buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(a.consumed));
+    const auto yes = s5::encode_auth_status(true);
+    const bool sent_ok = co_await send(yes);
+    if (!sent_ok) co_return;
+  }
+  s5::RequestResult q;
+  while (true) {
+    q = s5::parse_request(buf);
+    if (q.status != s5::Status::need_more) break;
+    if (buf.size() > kMaxSocksBytes) co_return;
+    const bool more = co_await read_more(local, buf);
+    if (!more) co_return;
+  }
+  if (q.status == s5::Status::error) {
+    bad("request", q.error);
+    const auto rep = s5::encode_reply(q.reply);
+    co_await send(rep);
+    co_return;
+  }
+  if (q.request.command != s5::kCmdConnect) {
+    bad("request", q.request.command == s5::kCmdUdpAssociate ? "UDP ASSOCIATE is not supported yet"
+                                                             : "BIND is not supported");
+    const auto rep = s5::encode_reply(s5::kCommandNotSupported);
+    co_await send(rep);
+    co_return;
+  }
+  deadline.disarm();
+  const auto target = policy::join_dest(q.request.host, q.request.port);
+  std::span<const std::uint8_t> early(buf.data() + q.consumed, buf.size() - q.consumed);
+  auto o = co_await open_via_exit(c, s, target, early);
+  if (o.error) {
+    log_refusal(s, peer, target, *o.error);
+    const auto rep = s5::encode_reply(socks_reply_for(*o.error));
+    co_await send(rep);
+    co_return;
+  }
+  auto reply = s5::encode_reply(s5::kSucceeded);
+  reply.insert(reply.end(), o.rest.begin(), o.rest.end());
+  const bool replied = co_await send(reply);
+  if (!replied) {
+    o.stream->reset(make_error(Errc::cancelled, "the socks client went away"));
+    co_return;
+  }
+  co_await finish(local, *o.stream, peer, target);
+}
+
+net::Task<void> serve_http(Connector& c, const SocksSettings& s, net::TcpStream& local, std::vector<std::uint8_t>& buf,
+                           Deadline& deadline, const std::string& peer) {
+  auto answer = [&local](int status, std::string_view detail) -> net::Task<void> {
+    const auto text = proto::http_proxy::response(status, detail);
+    const auto bytes = net::bytes_of(text);
+    co_await local.write(bytes);
+    local.shutdown_write();
+  };
+  proto::http_proxy::Parsed p;
+  while (true) {
+    p = proto::http_proxy::parse(buf);
+    if (p.status != proto::http1::ParseStatus::incomplete) break;
+    const bool more = co_await read_more(local, buf);
+    if (!more) co_return;
+  }
+  if (p.status == proto::http1::ParseStatus::error) {
+    requests("bad_request").inc();
+    spdlog::info("socks {}: bad HTTP proxy request: {}", peer, p.error);
+    co_await answer(p.error_status, p.error);
+    co_return;
+  }
+  if (s.user && !proto::http_proxy::basic_matches(p.request.proxy_authorization, s.user->first, s.user->second)) {
+    requests("auth_failed").inc();
+    spdlog::warn("socks {}: HTTP proxy authentication {}", peer,
+                 p.request.proxy_authorization.empty() ? "missing" : "failed");
+    const std::string_view detail = "proxy authentication required";
+    co_await answer(407, detail);
+    co_return;
+  }
+  deadline.disarm();
+  const auto target = policy::join_dest(p.request.host, p.request.port);
+  std::vector<std::uint8_t> first;
+  if (!p.request.tunnel) first.assign(p.request.forward_head.begin(), p.request.forward_head.end());
+  first.insert(first.end(), buf.begin() + static_cast<std::ptrdiff_t>(p.head_size), buf.end());
+  auto o = co_await open_via_exit(c, s, target, first);
+  if (o.error) {
+    log_refusal(s, peer, target, *o.error);
+    const int status = http_status_for(*o.error);
+    const std::string_view detail = o.error->message;
+    co_await answer(status, detail);
+    co_return;
+  }
+  std::vector<std::uint8_t> out;
+  if (p.request.tunnel) {
+    out.assign(proto::http_proxy::kConnectEstablished.begin(), proto::http_proxy::kConnectEstablished.end());
+  }
+  out.insert(out.end(), o.rest.begin(), o.rest.end());
+  if (!out.empty()) {
+    auto w = co_await local.write(out);
+    if (!w) {
+      o.stream->reset(make_error(Errc::cancelled, "the client went away"));
+      co_return;
+    }
+  }
+  co_await finish(local, *o.stream, peer, target);
+}
+
+}  // namespace
+
+net::Task<void> serve_socks_client(Connector& c, const SocksSettings& s, net::tcp::socket sock) {
+  net::error_code ec;
+  const auto peer = net::format_endpoint(sock.remote_endpoint(ec));
+  net::TcpStream local(std::move(sock));
+  auto ex = co_await asio::this_coro::executor;
+  Deadline deadline(ex, kHandshakeTimeout, local, "handshake timed out");
+  std::vector<std::uint8_t> buf;
+  const bool got = co_await read_more(local, buf);
+  if (!got) co_return;
+  const auto first = buf[0];
+  if (first == s5::kVersion) {
+    co_await serve_socks5(c, s, local, buf, deadline, peer);
+  } else if ((first >= 'A' && first <= 'Z') || (first >= 'a' && first <= 'z')) {
+    co_await serve_http(c, s, local, buf, deadline, peer);
+  } else {
+    requests("bad_request").inc();
+    spdlog::info("socks {}: neither SOCKS5 nor HTTP (first byte {:#04x}); closing", peer, first);
+  }
+}
+
+}  // namespace porthole::agent
