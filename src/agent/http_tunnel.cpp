@@ -12,6 +12,7 @@
 #include "agent/http_serve.hpp"
 #include "agent/upstream_proxy.hpp"
 #include "inspect/recorder.hpp"
+#include "inspect/ws_tap.hpp"
 #include "net/http_io.hpp"
 #include "net/prefixed_stream.hpp"
 #include "net/pump.hpp"
@@ -104,9 +105,21 @@ struct Attempt {
   bool complete = false;   // the whole response went to the relay (and our FIN)
 };
 
+// A capture on its way: the exchange being filled, and for a WebSocket upgrade the copy shown
+// (and filled with messages) while the connection lives.
+struct Capture {
+  inspect::Recorder* rec = nullptr;
+  inspect::Exchange* cap = nullptr;
+  std::size_t limit = 0;
+  std::chrono::steady_clock::time_point started;
+  inspect::ExchangePtr live;
+};
+
 net::Task<Attempt> exchange(net::ByteStream& stream, const ResetFn& reset, net::MessageReader& rd,
                             http1::RequestHead& head, net::ByteStream& local, const std::string& head_bytes,
-                            const std::string& name, inspect::Exchange* cap, std::size_t limit) {
+                            const std::string& name, Capture& capture) {
+  auto* const cap = capture.cap;
+  const auto limit = capture.limit;
   Attempt a;
   auto ex = co_await asio::this_coro::executor;
   if (cap != nullptr) {  // a retry starts the capture of the response again
@@ -177,10 +190,27 @@ net::Task<Attempt> exchange(net::ByteStream& stream, const ResetFn& reset, net::
         cap->response.head = interim;
         cap->response.headers = rh.fields.list;
         cap->upgraded = true;
+        if (inspect::is_websocket_upgrade(head.fields)) {
+          // Shown at once (the list gets it now, not when the connection ends), its messages
+          // added as they pass.
+          cap->ws = std::make_shared<inspect::WsLog>();
+          cap->ws->release = capture.rec->ws_releaser();
+          cap->duration = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                               capture.started);
+          cap->id = capture.rec->next_id();
+          capture.live = std::make_shared<const inspect::Exchange>(*cap);
+          capture.rec->offer(capture.live);
+        }
       }
       net::PrefixedStream from_relay(stream, rd.buffered());
       net::PrefixedStream from_local(local, lr.buffered());
-      co_await net::pump(from_relay, from_local);
+      if (capture.live) {
+        inspect::WsTap visitor(from_relay, *capture.rec, capture.live->ws, true);
+        inspect::WsTap service(from_local, *capture.rec, capture.live->ws, false);
+        co_await net::pump(visitor, service);
+      } else {
+        co_await net::pump(from_relay, from_local);
+      }
       co_return a;
     }
   }
@@ -263,6 +293,7 @@ net::Task<void> serve_http_on(net::ByteStream& stream, const ResetFn& reset, Tun
   const auto preamble = upstream_proxy_header(t.config.upstream_proxy_protocol, meta);
   const auto name = format_host_port(t.config.local);
   inspect::Exchange* capp = cap ? &*cap : nullptr;
+  Capture capture{recorder.get(), capp, limit, started, nullptr};
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = false;
     auto conn = co_await pool->acquire(reused, preamble);
@@ -273,7 +304,7 @@ net::Task<void> serve_http_on(net::ByteStream& stream, const ResetFn& reset, Tun
       reset(conn.error());
       break;
     }
-    auto a = co_await exchange(stream, reset, rd, head, **conn, head_bytes, name, capp, limit);
+    auto a = co_await exchange(stream, reset, rd, head, **conn, head_bytes, name, capture);
     if (a.reusable) pool->release(std::move(*conn), preamble);
     if (a.complete) {
       // Wait for the relay's end of the request (it may come after our response, e.g. for an
@@ -295,7 +326,13 @@ net::Task<void> serve_http_on(net::ByteStream& stream, const ResetFn& reset, Tun
   const auto now = std::chrono::steady_clock::now();
   const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(now - started);
   t.stats.http.record(now, took);
-  if (cap) {
+  if (capture.live) {  // an upgraded connection ended: its messages are final
+    {
+      std::lock_guard lock(capture.live->ws->mu);
+      capture.live->ws->closed = true;
+    }
+    recorder->ws_closed(capture.live);
+  } else if (cap) {
     cap->duration = took;
     cap->id = recorder->next_id();
     recorder->offer(std::move(*cap));
