@@ -263,6 +263,7 @@ net::Task<Response> handle(Backend& b, Recorder* rec, const ListenInfo& at, cons
     }
     co_return json_error(405, 405, "GET or DELETE");
   }
+  if (path == "/favicon.ico" && m == "GET") co_return no_content();  // browsers ask; the page has none
   if (path == "/api/status" && m == "GET") co_return json_ok(200, status_json(b.status(), rec));
   if (path == "/metrics" && m == "GET") co_return Response{200, "text/plain; version=0.0.4", metrics::render_prometheus(), {}};
   if (path.starts_with("/api/requests/http")) {
