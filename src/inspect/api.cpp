@@ -83,7 +83,11 @@ std::string query_param(std::string_view query, std::string_view name) {
   return {};
 }
 
-Response json_ok(int status, const json& j) { return {status, "application/json", j.dump(), {}}; }
+// Visitors' header bytes need not be UTF-8 (obs-text): shown with U+FFFD rather than throwing
+// (the exact bytes are in `raw`).
+Response json_ok(int status, const json& j) {
+  return {status, "application/json", j.dump(-1, ' ', false, json::error_handler_t::replace), {}};
+}
 Response no_content() { return {204, "", "", {}}; }
 
 // A JSON object body, or (ngrok's older clients: `curl -d id=...`) a form body.

@@ -7,6 +7,7 @@ run is bench/inspect_memory.sh)."""
 import base64
 import http.client
 import os
+import socket
 import sqlite3
 import sys
 import threading
@@ -92,6 +93,24 @@ class PersistTest(CheckedProcesses, unittest.TestCase):
         self.assertEqual(db_rows(self.db), 0)
         agent, port, _ = self.agent()
         self.assertEqual(Api(port).get("/api/requests/http")["requests"], [])
+
+    def test_header_bytes_that_are_not_utf8(self):
+        # obs-text in a header value: the JSON shows U+FFFD, `raw` the exact bytes, before and
+        # after a restart (a capture like this once made every list request fail).
+        agent, port, host = self.agent()
+        s = socket.create_connection(("127.0.0.1", self.relay.http_port), timeout=scaled(10))
+        s.sendall(b"GET /latin1 HTTP/1.1\r\nHost: " + f"{host}:{self.relay.http_port}".encode() +
+                  b"\r\nX-Name: caf\xe9\xff\r\nConnection: close\r\n\r\n")
+        self.assertTrue(s.recv(100).startswith(b"HTTP/1.1 200"))
+        s.close()
+        for attempt in range(2):
+            api = Api(port)
+            [e] = api.wait_requests(1)
+            self.assertEqual(e["request"]["headers"]["X-Name"], ["caf\ufffd\ufffd"])
+            self.assertIn(b"X-Name: caf\xe9\xff\r\n", base64.b64decode(e["request"]["raw"]))
+            if attempt == 0:
+                self.assertEqual(agent.stop(), 0)
+                agent, port, _ = self.agent()
 
     def test_corrupt_or_foreign_file_runs_without_persistence(self):
         os.makedirs(os.path.dirname(self.db), exist_ok=True)
