@@ -33,6 +33,8 @@ function rows(page) {
     page.on('console', (m) => { if (m.type() === 'error') out.console_errors.push(m.text() + ' ' + ((m.location() && m.location().url) || '')); });
     page.on('response', (r) => { if (r.status() >= 400) out.console_errors.push(r.status() + ' ' + r.url()); });
     await page.goto(inspector, { waitUntil: 'load', timeout: T });
+    // The live list is subscribed once the status shows online (as in inspector_browser.js).
+    await page.waitForFunction(() => document.getElementById('conn').textContent.includes('online'), null, { timeout: T });
 
     const ws = new WebSocket(`ws://${publicHost}:${relayPort}/chat`, {
       lookup: (host, opts, cb) => (opts && opts.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)),
