@@ -10,7 +10,8 @@
 # Environment: DURATION (s per measurement, 10), REPEAT (rounds, median, 3), THREADS (wrk, 2),
 # CONNS (keep-alive connections, 50), MEM_DURATION (s of POSTs in the memory run, 30: about
 # 100k requests at 3-4k req/s), CAP
-# (--inspect-memory of the memory run, 16MiB), BODY (bytes per POST body, 2048), PORTHOLE
+# (--inspect-memory of the memory run, 16MiB), BODY (bytes per POST body, 2048), MEM_DB (1: the
+# memory run also persists with --inspect-db, and reports the file's rows and size; 0: not), PORTHOLE
 # (binary, build/porthole), OUT (results dir, bench/results/inspect-<time>).
 # Everything listens on 127.0.0.1 on free ports; every process started is stopped on exit.
 set -euo pipefail
@@ -23,6 +24,7 @@ CONNS=${CONNS:-50}
 MEM_DURATION=${MEM_DURATION:-30}
 CAP=${CAP:-16MiB}
 BODY=${BODY:-2048}
+MEM_DB=${MEM_DB:-1}
 PORTHOLE=${PORTHOLE:-build/porthole}
 OUT=${OUT:-bench/results/inspect-$(date +%Y%m%d-%H%M%S)}
 TOKEN=bench-token-not-secret
@@ -118,7 +120,7 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 {
   echo "# bench/inspect.sh $(date -u '+%Y-%m-%d %H:%M UTC'), tree $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
   echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs"
-  echo "# DURATION=$DURATION REPEAT=$REPEAT THREADS=$THREADS CONNS=$CONNS MEM_DURATION=$MEM_DURATION CAP=$CAP BODY=$BODY"
+  echo "# DURATION=$DURATION REPEAT=$REPEAT THREADS=$THREADS CONNS=$CONNS MEM_DURATION=$MEM_DURATION CAP=$CAP BODY=$BODY MEM_DB=$MEM_DB"
 } | tee "$OUT/results.txt" >&2
 
 # 1. Throughput, capture on vs off (GET of 615 B, keep-alive), alternating rounds.
@@ -139,7 +141,9 @@ echo "agent RSS after the runs: capture on $(rss_kib "$ON_PID") KiB, off $(rss_k
 stop "$ON_PID"; stop "$OFF_PID"
 
 # 2. Memory: MEM_DURATION s of POSTs with BODY-byte bodies against --inspect-memory CAP.
-agent mem --inspect 127.0.0.1:0 --inspect-memory "$CAP"
+DB_ARGS=()
+[ "$MEM_DB" = 1 ] && DB_ARGS=(--inspect-db "$WORK/captures.db")
+agent mem --inspect 127.0.0.1:0 --inspect-memory "$CAP" "${DB_ARGS[@]}"
 MEM_PID=$AGENT; MEM_API=$API
 head -c "$BODY" /dev/zero | tr '\0' 'b' >"$WORK/body"
 cat >"$WORK/post.lua" <<LUA
@@ -161,4 +165,18 @@ status=$(curl -s "http://127.0.0.1:$MEM_API/api/status")
 echo "memory run: $(grep -E '^ +[0-9]+ requests' "$WORK/wrk-mem.log" | xargs) ; agent RSS $rss0 KiB at start, max $max_rss KiB;" \
   "capture: $(echo "$status" | /usr/bin/python3 -c 'import json,sys; i=json.load(sys.stdin)["inspect"]; print(f"""captured {i["captured"]}, dropped {i["dropped"]}, held {i["held"]}, ring {i["bytes"]} of {i["max_bytes"]} bytes, evicted {i["evicted"]}""")')" \
   | tee -a "$OUT/results.txt" >&2
+reqs=$(awk '/requests in/ {print $1}' "$WORK/wrk-mem.log")
+echo "memory run goal: >= 100000 requests (got ${reqs:-?}; raise MEM_DURATION if short), ring <= cap, RSS growth" \
+  "$((max_rss - rss0)) KiB against a cap of $CAP" | tee -a "$OUT/results.txt" >&2
+if [ "$MEM_DB" = 1 ]; then
+  stop "$MEM_PID"  # the agent writes what is pending before it exits
+  /usr/bin/python3 - "$WORK/captures.db" <<'PY' | tee -a "$OUT/results.txt" >&2
+import os, sqlite3, sys
+path = sys.argv[1]
+con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+rows = con.execute("SELECT count(*) FROM captures").fetchone()[0]
+size = sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
+print(f"inspect db after the run: {rows} rows, {size >> 10} KiB on disk (file + WAL)")
+PY
+fi
 echo "results in $OUT/results.txt" >&2

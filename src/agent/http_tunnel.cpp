@@ -12,6 +12,7 @@
 #include "agent/http_serve.hpp"
 #include "agent/upstream_proxy.hpp"
 #include "inspect/recorder.hpp"
+#include "inspect/ws_tap.hpp"
 #include "net/http_io.hpp"
 #include "net/prefixed_stream.hpp"
 #include "net/pump.hpp"
@@ -102,10 +103,21 @@ struct Attempt {
   bool framed = false;         // the final response was framed (not delimited by the close)
 };
 
+// A capture on its way: the exchange being filled, and for a WebSocket upgrade the copy shown
+// (and filled with messages) while the connection lives.
+struct Capture {
+  inspect::Recorder* rec = nullptr;
+  inspect::Exchange* cap = nullptr;
+  std::size_t limit = 0;
+  std::chrono::steady_clock::time_point started;
+  inspect::ExchangePtr live;
+};
+
 net::Task<Attempt> exchange(net::ByteStream& stream, const ResetFn& reset, net::MessageReader& rd,
                             http1::RequestHead& head, net::ByteStream& local, const std::string& head_bytes,
-                            const std::string& name, inspect::Exchange* cap, std::size_t limit,
-                            const ExchangeShape& shape) {
+                            const std::string& name, Capture& capture, const ExchangeShape& shape) {
+  auto* const cap = capture.cap;
+  const auto limit = capture.limit;
   Attempt a;
   auto ex = co_await asio::this_coro::executor;
   if (cap != nullptr) {  // a retry starts the capture of the response again
@@ -178,10 +190,27 @@ net::Task<Attempt> exchange(net::ByteStream& stream, const ResetFn& reset, net::
         cap->response.head = interim;
         cap->response.headers = rh.fields.list;
         cap->upgraded = true;
+        if (capture.rec != nullptr && inspect::is_websocket_upgrade(head.fields)) {
+          // Shown at once (the list gets it now, not when the connection ends), its messages
+          // added as they pass.
+          cap->ws = std::make_shared<inspect::WsLog>();
+          cap->ws->release = capture.rec->ws_releaser();
+          cap->duration = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                               capture.started);
+          cap->id = capture.rec->next_id();
+          capture.live = std::make_shared<const inspect::Exchange>(*cap);
+          capture.rec->offer(capture.live);
+        }
       }
       net::PrefixedStream from_relay(stream, rd.buffered());
       net::PrefixedStream from_local(local, lr.buffered());
-      co_await net::pump(from_relay, from_local);
+      if (capture.live) {
+        inspect::WsTap visitor(from_relay, *capture.rec, capture.live->ws, true);
+        inspect::WsTap service(from_local, *capture.rec, capture.live->ws, false);
+        co_await net::pump(visitor, service);
+      } else {
+        co_await net::pump(from_relay, from_local);
+      }
       co_return a;
     }
   }
@@ -242,6 +271,7 @@ net::Task<ForwardResult> forward_exchange(net::ByteStream& stream, const ResetFn
   // only for requests of that same visitor (docs/proxy-protocol.md).
   const auto preamble = upstream_proxy_header(t.config.upstream_proxy_protocol, meta);
   const auto name = format_host_port(t.config.local);
+  Capture capture{t.recorder.get(), capp, limit, std::chrono::steady_clock::now(), nullptr};
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool reused = false;
     auto conn = co_await pool->acquire(reused, preamble);
@@ -252,7 +282,7 @@ net::Task<ForwardResult> forward_exchange(net::ByteStream& stream, const ResetFn
       reset(conn.error());
       break;
     }
-    auto a = co_await exchange(stream, reset, rd, head, **conn, head_bytes, name, capp, limit, shape);
+    auto a = co_await exchange(stream, reset, rd, head, **conn, head_bytes, name, capture, shape);
     if (a.reusable) pool->release(std::move(*conn), preamble);
     out.complete = a.complete;
     out.responded = a.responded;
@@ -274,6 +304,13 @@ net::Task<ForwardResult> forward_exchange(net::ByteStream& stream, const ResetFn
       }
       break;
     }
+  }
+  if (capture.live) {  // an upgraded connection ended: its messages are final
+    {
+      std::lock_guard lock(capture.live->ws->mu);
+      capture.live->ws->closed = true;
+    }
+    t.recorder->ws_closed(capture.live);
   }
   co_return out;
 }
@@ -300,7 +337,8 @@ void end_exchange(TunnelState& t, std::optional<inspect::Exchange>& cap, std::ch
   const auto now = std::chrono::steady_clock::now();
   const auto took = std::chrono::duration_cast<std::chrono::nanoseconds>(now - started);
   t.stats.http.record(now, took);
-  if (cap && t.recorder) {
+  // A WebSocket capture (ws set) went into the list at its 101 already.
+  if (cap && t.recorder && !cap->ws) {
     cap->duration = took;
     cap->id = t.recorder->next_id();
     t.recorder->offer(std::move(*cap));

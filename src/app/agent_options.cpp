@@ -27,6 +27,8 @@ void add_agent_flags(CLI::App& sub, AgentFlags& f) {
   sub.add_option("--inspect", f.inspect, "Inspector address, or off (default 127.0.0.1:4040)");
   sub.add_option("--inspect-memory", f.inspect_memory, "Memory for captured requests, oldest dropped first (64MiB)");
   sub.add_option("--inspect-body-limit", f.inspect_body_limit, "Bytes kept of each captured body; the rest is counted (1MiB)");
+  sub.add_option("--inspect-db", f.inspect_db,
+                 "Keep captures in this SQLite file across restarts (\"state\": $XDG_STATE_HOME/porthole/captures.db)");
   sub.add_option("--log", f.log, "stdout or stderr: plain log lines there instead of the status screen on a terminal")
       ->check(CLI::IsMember({"stdout", "stderr"}));
   sub.add_flag("--exit-on-failure", f.exit_on_failure, "Exit with status 1 instead of reconnecting");
@@ -59,6 +61,7 @@ Result<config::AgentConfig> resolve_agent_config(const AgentFlags& f) {
   if (!f.relay_ca.empty()) cfg.relay_ca = f.relay_ca;
   if (!f.name.empty()) cfg.name = f.name;
   if (!f.inspect.empty()) cfg.inspect = f.inspect;
+  if (!f.inspect_db.empty()) cfg.inspect_db = f.inspect_db;
   if (f.exit_on_failure) cfg.exit_on_failure = true;
   auto dur = [](const std::string& text, const char* flag, config::Seconds& into) -> Result<void> {
     if (text.empty()) return {};
@@ -99,6 +102,14 @@ Result<std::size_t> parse_size(std::string_view text) {
   return n * mult;
 }
 
+std::string resolve_inspect_db(const std::string& value) {
+  if (value != "state") return value;
+  const char* xdg = std::getenv("XDG_STATE_HOME");
+  if (xdg != nullptr && xdg[0] == '/') return std::string(xdg) + "/porthole/captures.db";
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr && home[0] != '\0' ? home : ".") + "/.local/state/porthole/captures.db";
+}
+
 int run_agent(config::AgentConfig cfg, const AgentFlags& flags) {
   inspect::CaptureLimits limits;
   for (auto [text, flag, into] : {std::tuple{&flags.inspect_memory, "--inspect-memory", &limits.memory},
@@ -118,6 +129,7 @@ int run_agent(config::AgentConfig cfg, const AgentFlags& flags) {
   net::asio::io_context io(1);
   const bool inspect_on = cfg.inspect != "off";
   const auto inspect_addr = cfg.inspect;
+  const auto inspect_db = resolve_inspect_db(cfg.inspect_db);
   if (flags.log == "stdout") {  // like ngrok's --log stdout: the log lines go to stdout
     auto logger = spdlog::default_logger();
     auto sink = std::make_shared<spdlog::sinks::stdout_color_sink_mt>();
@@ -133,6 +145,15 @@ int run_agent(config::AgentConfig cfg, const AgentFlags& flags) {
   std::unique_ptr<inspect::Server> server;
   if (inspect_on) {
     recorder = std::make_shared<inspect::Recorder>(io.get_executor(), limits);
+    if (!inspect_db.empty()) {
+      // A file that cannot be used costs the persistence, never the agent.
+      auto n = recorder->attach_db(inspect_db);
+      if (!n) {
+        spdlog::warn("captures not persisted: {}", n.error().message);
+      } else {
+        spdlog::info("inspect db {}: {} captures loaded", inspect_db, *n);
+      }
+    }
     agent.set_recorder(recorder);
     auto s = inspect::Server::start(io, agent, recorder, inspect_addr);
     if (!s) {

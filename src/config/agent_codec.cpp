@@ -287,6 +287,9 @@ void read_agent_table(TableReader& t, AgentConfig& c) {
     if (s == "off") return std::string(s);
     return check_listen(s, "127.0.0.1");
   });
+  t.string("inspect_db", c.inspect_db, [path = check_path(t.problems().base_dir())](std::string_view s) {
+    return s == "state" ? Result<std::string>(std::string(s)) : path(s);
+  });
   t.boolean("exit_on_failure", c.exit_on_failure);
   read_heartbeat(t, c.heartbeat);
   t.seconds("shutdown_grace", c.shutdown_grace, seconds(0), seconds(3600));

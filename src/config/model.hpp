@@ -114,6 +114,7 @@ struct AgentConfig {
   std::string relay_ca;           // CA file for the relay certificate
   std::string name;               // agent name (defaults to the host name)
   std::string inspect = "127.0.0.1:4040";
+  std::string inspect_db;         // captures persisted here ("" none, "state": the state dir)
   bool exit_on_failure = false;
   Heartbeat heartbeat;
   Seconds shutdown_grace{10};

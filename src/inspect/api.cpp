@@ -83,7 +83,11 @@ std::string query_param(std::string_view query, std::string_view name) {
   return {};
 }
 
-Response json_ok(int status, const json& j) { return {status, "application/json", j.dump(), {}}; }
+// Visitors' header bytes need not be UTF-8 (obs-text): shown with U+FFFD rather than throwing
+// (the exact bytes are in `raw`).
+Response json_ok(int status, const json& j) {
+  return {status, "application/json", j.dump(-1, ' ', false, json::error_handler_t::replace), {}};
+}
 Response no_content() { return {204, "", "", {}}; }
 
 // A JSON object body, or (ngrok's older clients: `curl -d id=...`) a form body.
@@ -263,6 +267,7 @@ net::Task<Response> handle(Backend& b, Recorder* rec, const ListenInfo& at, cons
     }
     co_return json_error(405, 405, "GET or DELETE");
   }
+  if (path == "/favicon.ico" && m == "GET") co_return no_content();  // browsers ask; the page has none
   if (path == "/api/status" && m == "GET") co_return json_ok(200, status_json(b.status(), rec));
   if (path == "/metrics" && m == "GET") co_return Response{200, "text/plain; version=0.0.4", metrics::render_prometheus(), {}};
   if (path.starts_with("/api/requests/http")) {

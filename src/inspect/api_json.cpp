@@ -1,6 +1,7 @@
 #include "inspect/api_json.hpp"
 
 #include <ctime>
+#include <optional>
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -28,6 +29,70 @@ json headers_json(const std::vector<proto::http1::Field>& fields) {
 json capture_json(const Message& m) {
   return {{"body_size", m.body_size}, {"body_kept", m.body.size()}, {"truncated", m.truncated()},
           {"chunked", m.chunked}};
+}
+
+// The longest prefix of `s` that is valid UTF-8, or nullopt when an invalid sequence comes
+// before the end (a preview cut inside a character is trimmed, not refused).
+std::optional<std::string_view> utf8_prefix(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || (n == 2 && c < 0xc2) || (n == 4 && c > 0xf4)) return std::nullopt;
+    if (i + n > s.size()) return s.substr(0, i);  // cut inside the last character
+    for (std::size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return std::nullopt;
+    }
+    const auto c1 = static_cast<unsigned char>(s[i + 1 < s.size() ? i + 1 : i]);
+    if ((n == 3 && c == 0xe0 && c1 < 0xa0) || (n == 3 && c == 0xed && c1 >= 0xa0) || (n == 4 && c == 0xf0 && c1 < 0x90) ||
+        (n == 4 && c == 0xf4 && c1 >= 0x90)) {
+      return std::nullopt;  // overlong, surrogate, past U+10FFFF
+    }
+    i += n;
+  }
+  return s;
+}
+
+const char* opcode_name(int op) {
+  switch (op) {
+    case 1: return "text";
+    case 2: return "binary";
+    case 8: return "close";
+    case 9: return "ping";
+    case 10: return "pong";
+    default: return "unknown";
+  }
+}
+
+json websocket_json(const WsLog& log) {
+  std::lock_guard lock(log.mu);
+  json list = json::array();
+  for (const auto& m : log.messages) {
+    json j = {{"from", m.from_client ? "visitor" : "service"},
+              {"time", rfc3339(m.time)},
+              {"opcode", m.opcode},
+              {"type", opcode_name(m.opcode)},
+              {"size", m.size},
+              {"kept", m.payload.size()},
+              {"truncated", m.size > m.payload.size()},
+              {"compressed", m.compressed},
+              {"payload_base64", base64(m.payload)}};
+    if (m.opcode == 1 && !m.compressed) {
+      if (auto t = utf8_prefix(m.payload)) j["text"] = *t;
+    }
+    if (m.opcode == 8) {
+      j["close_code"] = m.close_code;
+      if (m.payload.size() > 2) {
+        if (auto t = utf8_prefix(std::string_view(m.payload).substr(2))) j["close_reason"] = *t;
+      }
+    }
+    list.push_back(std::move(j));
+  }
+  return {{"messages", std::move(list)},
+          {"dropped", log.dropped},
+          {"closed", log.closed},
+          {"error", log.error},
+          {"bad_frames", {{"visitor", log.bad_client}, {"service", log.bad_server}}}};
 }
 
 std::string proto_of(int minor) { return minor == 0 ? "HTTP/1.0" : "HTTP/1.1"; }
@@ -114,7 +179,9 @@ json exchange_json(const Exchange& e, bool raw) {
                   {"response", capture_json(e.response)},
                   {"error", e.error},
                   {"replay_of", e.replay_of},
-                  {"upgraded", e.upgraded}};
+                  {"upgraded", e.upgraded},
+                  {"websocket", nullptr}};
+  if (e.ws) j["capture"]["websocket"] = websocket_json(*e.ws);
   return j;
 }
 
@@ -134,7 +201,10 @@ json status_json(const StatusInfo& s, const Recorder* rec) {
                     {"bytes", rec->store().bytes()},
                     {"max_bytes", rec->store().max_bytes()},
                     {"evicted", rec->store().evicted()},
-                    {"body_limit", rec->limits().body}};
+                    {"body_limit", rec->limits().body},
+                    {"ws_bytes", rec->ws_bytes()},
+                    {"ws_max_bytes", rec->limits().ws_total},
+                    {"db", rec->persister() ? json(rec->persister()->path()) : json(nullptr)}};
   }
   return j;
 }

@@ -92,7 +92,7 @@ net::Task<void> Server::Impl::events(beast::tcp_stream& stream) {
   if (recorder) {
     sub = recorder->store().subscribe([&backlog, &wake](const ExchangePtr& e) {
       if (backlog.size() >= kMaxEventBacklog) backlog.pop_front();
-      backlog.push_back("event: request\ndata: " + exchange_json(*e, false).dump() + "\n\n");
+      backlog.push_back("event: request\ndata: " + exchange_json(*e, false).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n\n");
       wake.cancel();
     });
   }
@@ -116,7 +116,7 @@ net::Task<void> Server::Impl::events(beast::tcp_stream& stream) {
       for (const auto& t : backend.tunnels()) tunnels.push_back(tunnel_json(t));
       nlohmann::ordered_json st = status_json(backend.status(), recorder.get());
       st["tunnels"] = std::move(tunnels);
-      out += "event: status\ndata: " + st.dump() + "\n\n";
+      out += "event: status\ndata: " + st.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n\n";
       next_status = std::chrono::steady_clock::now() + 1s;
     }
     stream.expires_after(kWriteTimeout);

@@ -35,6 +35,7 @@ void Store::add(ExchangePtr e) {
   // bounded by the capture limit).
   while (bytes_ > max_bytes_ && ring_.size() > 1) {
     bytes_ -= ring_.front()->memory();
+    if (on_evict) on_evict(ring_.front());
     ring_.pop_front();
     ++evicted_;
     evictions().inc();
@@ -69,6 +70,7 @@ void Store::clear() {
   ring_.clear();
   bytes_ = 0;
   held_bytes().set(0);
+  if (on_clear) on_clear();
 }
 
 int Store::subscribe(Listener l) {

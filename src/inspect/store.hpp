@@ -33,6 +33,11 @@ class Store {
   int subscribe(Listener l);
   void unsubscribe(int id);
 
+  // What the persistence (Recorder with --inspect-db) hears: an exchange dropped past the cap,
+  // and clear().
+  std::function<void(const ExchangePtr&)> on_evict;
+  std::function<void()> on_clear;
+
  private:
   std::size_t max_bytes_;
   std::size_t bytes_ = 0;

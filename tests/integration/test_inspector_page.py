@@ -73,5 +73,50 @@ class InspectorPageTest(CheckedProcesses, unittest.TestCase):
         origin.close()
 
 
+@unittest.skipUnless(READY, "node, /usr/bin/chromium or tests/js/node_modules/playwright-core missing (scripts/deps.sh)")
+class InspectorWebSocketPageTest(CheckedProcesses, unittest.TestCase):
+    """The WebSocket messages of an upgraded request, listed under it (tests/js/inspector_ws_browser.js)."""
+
+    def test_websocket_messages_on_the_page(self):
+        from test_http_websocket import WsOrigin
+        relay = Relay()
+        origin = WsOrigin()
+        try:
+            home = os.path.join(relay.data, "agent-home")
+            os.makedirs(home)
+            agent = Proc(["http", origin.addr, "--relay", relay.addr, "--token", TOKEN, "--relay-fingerprint",
+                          relay.fingerprint, "--inspect", "127.0.0.1:0", "--subdomain", "wspage"],
+                         env={"XDG_CONFIG_HOME": home})
+            url = agent.wait_line(r"Web Interface (http://\S+)", timeout=scaled(15)).group(1)
+            host = agent.wait_line(r"Forwarding http://([^/:\s]+):\d+", timeout=scaled(15)).group(1)
+            shots = os.environ.get("PORTHOLE_SCREENSHOTS", os.getcwd())
+            r = subprocess.run([NODE, os.path.join(JS, "inspector_ws_browser.js"), url, str(relay.http_port), host,
+                                shots], capture_output=True, text=True, timeout=scaled(120))
+            lines = r.stdout.strip().splitlines()
+            self.assertTrue(lines, r.stderr[-2000:])
+            out = json.loads(lines[-1])
+            self.assertTrue(out["ok"], out)
+            self.assertEqual(out["console_errors"], [])
+            self.assertIn("connection open", out["open_summary"])
+            hello = {"from": "service \u2192 visitor", "type": "text"}
+            sent = {"from": "visitor \u2192 service", "type": "text", "size": "19", "payload": "hello from the test"}
+            echo = dict(sent, **{"from": "service \u2192 visitor"})
+            self.assertEqual(len(out["open_rows"]), 3, out["open_rows"])
+            self.assertEqual({k: out["open_rows"][0][k] for k in hello}, hello)
+            self.assertTrue(out["open_rows"][0]["payload"].startswith('{"hello":true'))
+            self.assertEqual(out["open_rows"][1:], [sent, echo])
+            binary = {"type": "binary", "size": "4", "payload": "de ad be ef"}
+            self.assertEqual(out["refreshed_rows"][3:], [dict(binary, **{"from": "visitor \u2192 service"}),
+                                                         dict(binary, **{"from": "service \u2192 visitor"})])
+            self.assertIn("connection closed", out["closed_summary"])
+            closes = [r for r in out["closed_rows"] if r["type"] == "close"]
+            self.assertEqual([(c["from"], c["payload"]) for c in closes],
+                             [("visitor \u2192 service", "1000 bye"), ("service \u2192 visitor", "1000 bye")])
+            self.assertTrue(out["refresh_button_gone"])
+            self.assertGreater(os.path.getsize(os.path.join(shots, "inspector-websocket.png")), 1000)
+        finally:
+            origin.close()
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

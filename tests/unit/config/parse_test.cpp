@@ -112,6 +112,18 @@ TEST(ConfigAgent, TunnelsOnlyIsAnAgentFile) {
   EXPECT_EQ(r->kind, FileKind::relay);
 }
 
+TEST(ConfigAgent, InspectDb) {
+  auto c = parse_agent_config("version = 1\n[agent]\ninspect_db = \"/var/lib/p/captures.db\"\n", "a");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->inspect_db, "/var/lib/p/captures.db");
+  auto s = parse_agent_config("version = 1\n[agent]\ninspect_db = \"state\"\n", "a");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->inspect_db, "state");
+  auto bad = parse_agent_config("version = 1\n[agent]\ninspect_db = \"\"\n", "a");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("agent.inspect_db: must not be empty"), std::string::npos) << bad.error().message;
+}
+
 TEST(ConfigAgent, TokenFromEnvironment) {
   ::setenv("PORTHOLE_TEST_TOKEN_ENV", "from-env", 1);
   auto c = parse_agent_config("version = 1\n[agent]\ntoken_env = \"PORTHOLE_TEST_TOKEN_ENV\"\n", "a");
