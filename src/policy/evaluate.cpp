@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "policy/basic_auth.hpp"
+#include "core/ascii.hpp"
 #include "policy/jwt_action.hpp"
 #include "policy/policy.hpp"
 #include "policy/rate_limit.hpp"
@@ -13,17 +14,9 @@ namespace porthole::policy {
 
 namespace {
 
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
-
 const HeaderRef* find_header(const Input& in, std::string_view name) {
   for (const auto& h : in.headers) {
-    if (iequal(h.name, name)) return &h;
+    if (iequals(h.name, name)) return &h;
   }
   return nullptr;
 }

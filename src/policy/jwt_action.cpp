@@ -1,5 +1,6 @@
 // The jwt action at evaluation time (jwt_action.hpp).
 #include "policy/jwt_action.hpp"
+#include "core/ascii.hpp"
 
 #include <cctype>
 
@@ -7,41 +8,27 @@ namespace porthole::policy {
 
 namespace {
 
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 // The token, or nullopt when the visitor sent none (where the spec looks).
 std::optional<std::string_view> token_of(const JwtSpec& spec, const Input& in) {
   for (const auto& h : in.headers) {
-    if (!iequal(h.name, spec.header)) continue;
-    auto v = trim(h.value);
-    if (iequal(spec.header, "Authorization")) {
-      if (v.size() < 7 || !iequal(v.substr(0, 7), "Bearer ")) continue;  // Basic etc.: not ours
-      v = trim(v.substr(7));
+    if (!iequals(h.name, spec.header)) continue;
+    auto v = trim_ows(h.value);
+    if (iequals(spec.header, "Authorization")) {
+      if (v.size() < 7 || !iequals(v.substr(0, 7), "Bearer ")) continue;  // Basic etc.: not ours
+      v = trim_ows(v.substr(7));
     }
     return v;
   }
   if (spec.cookie.empty()) return std::nullopt;
   for (const auto& h : in.headers) {
-    if (!iequal(h.name, "Cookie")) continue;
+    if (!iequals(h.name, "Cookie")) continue;
     std::string_view rest = h.value;
     while (!rest.empty()) {
       const auto semi = rest.find(';');
-      const auto item = trim(rest.substr(0, semi));
+      const auto item = trim_ows(rest.substr(0, semi));
       rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
       const auto eq = item.find('=');
-      if (eq != std::string_view::npos && item.substr(0, eq) == spec.cookie) return trim(item.substr(eq + 1));
+      if (eq != std::string_view::npos && item.substr(0, eq) == spec.cookie) return trim_ows(item.substr(eq + 1));
     }
   }
   return std::nullopt;

@@ -1,4 +1,5 @@
 #include "policy/webhook.hpp"
+#include "core/ascii.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -18,15 +19,9 @@ namespace {
 
 using P = WebhookSpec::Provider;
 
-bool iequal(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 const std::string_view* header(const WebhookInput& in, std::string_view name, std::string_view& out) {
   for (const auto& h : *in.headers) {
-    if (iequal(h.name, name)) {
+    if (iequals(h.name, name)) {
       out = h.value;
       return &out;
     }

@@ -1,4 +1,5 @@
 #include "proto/http_proxy.hpp"
+#include "core/ascii.hpp"
 
 #include <openssl/evp.h>
 
@@ -7,15 +8,6 @@
 namespace porthole::proto::http_proxy {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto l = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (l(a[i]) != l(b[i])) return false;
-  }
-  return true;
-}
 
 Parsed fail(int status, std::string why) {
   Parsed p;

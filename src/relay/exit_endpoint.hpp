@@ -6,9 +6,14 @@
 #pragma once
 
 #include "relay/endpoint.hpp"
+#include "relay/endpoint_kinds.hpp"
 
 namespace porthole::relay {
 
 bool is_exit_endpoint(const Endpoint& ep);  // its public_url is exit://NAME
+
+// Both kinds of private name (private_endpoint.cpp): the name checked and claimed for the token,
+// then the endpoint registered under it joined (same token, same kind) or made.
+Result<Bound> bind_private_name(BindContext& ctx, const BindRequest& req, bool exit);
 
 }  // namespace porthole::relay

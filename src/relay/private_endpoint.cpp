@@ -1,6 +1,7 @@
 // Private endpoints: a name with no public listener at all. Nothing reaches it but a
 // `porthole connect NAME` session whose token may (connect_join.cpp). Names are owned by the
-// token that registered them first (SQLite private_names), like HTTP host names.
+// token that registered them first (SQLite private_names), like HTTP host names; exits
+// (exit_endpoint.cpp) share the names and this registration.
 #include <spdlog/spdlog.h>
 
 #include "core/hostname.hpp"
@@ -12,17 +13,19 @@ namespace porthole::relay {
 
 namespace {
 
-class PrivateEndpoint final : public Endpoint {
+class PrivateNameEndpoint final : public Endpoint {
  public:
-  PrivateEndpoint(std::string name, std::string token)
-      : Endpoint("private", name, std::move(token), "private://" + name) {}
+  PrivateNameEndpoint(const std::string& name, std::string token, bool exit)
+      : Endpoint("private", name, std::move(token), (exit ? "exit://" : "private://") + name) {}
 };
 
 }  // namespace
 
-Result<Bound> bind_private(BindContext& ctx, const BindRequest& req) {
+Result<Bound> bind_private_name(BindContext& ctx, const BindRequest& req, bool exit) {
   auto name = normalize_private_name(req.bind.private_name);
-  if (!name) return make_error("--private {}: {}", req.bind.private_name, name.error().message);
+  if (!name) {
+    return make_error("{} {}: {}", exit ? "exit" : "--private", req.bind.private_name, name.error().message);
+  }
   if (!private_allowed(req.token.scopes, *name)) {
     return make_error(Errc::forbidden, "this token may not register the private name {} (allowed: {})", *name,
                       req.token.scopes.allow_private);
@@ -34,13 +37,24 @@ Result<Bound> bind_private(BindContext& ctx, const BindRequest& req) {
     if (ep->token() != req.token.name) {
       return make_error(Errc::conflict, "private name {} is held by another token", *name);
     }
-    if (is_exit_endpoint(*ep)) return make_error(Errc::conflict, "private name {} is served as an exit", *name);
+    if (is_exit_endpoint(*ep) != exit) {
+      return make_error(
+          Errc::conflict, "{}",
+          exit ? fmt::format("private name {} is served as a private endpoint (porthole tcp --private), "
+                             "not an exit",
+                             *name)
+               : fmt::format("private name {} is served as an exit", *name));
+    }
     return Bound{ep, attach_member(*ep, req)};
   }
-  auto ep = std::make_shared<PrivateEndpoint>(*name, req.token.name);
+  auto ep = std::make_shared<PrivateNameEndpoint>(*name, req.token.name, exit);
   auto displaced = attach_member(*ep, req);
   ctx.registry.add(ep, false);
   return Bound{ep, std::move(displaced)};
+}
+
+Result<Bound> bind_private(BindContext& ctx, const BindRequest& req) {
+  return bind_private_name(ctx, req, false);
 }
 
 }  // namespace porthole::relay
