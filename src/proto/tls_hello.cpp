@@ -78,8 +78,8 @@ std::string check_host_name(std::span<const std::uint8_t> raw, std::string& why)
     }
     name.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : static_cast<char>(c));
   }
-  if (name.back() == '.') name.pop_back();
-  if (name.empty() || name.front() == '.' || name.find("..") != std::string::npos) {
+  if (name.back() == '.') name.pop_back();  // one trailing dot (the FQDN form) is the same name
+  if (name.empty() || name.front() == '.' || name.back() == '.' || name.find("..") != std::string::npos) {
     why = "server name has an empty label";
     return {};
   }

@@ -246,6 +246,16 @@ TEST(TlsHello, MalformedFields) {
   ClientHelloReader e;
   EXPECT_EQ(e.feed(records(short_msg)), ClientHelloReader::Status::error);
   EXPECT_EQ(e.error(), HelloError::malformed);
+  // Empty labels anywhere: two trailing dots (one is the FQDN form and is dropped), a leading
+  // dot, a double dot (found by fuzz_tls_hello: "name.." once passed as "name.").
+  for (std::string_view bad : {"name..", ".name", "a..b", "."}) {
+    ClientHelloReader f;
+    EXPECT_EQ(f.feed(records(hello_message(sni_ext(bad)))), ClientHelloReader::Status::error) << bad;
+    EXPECT_EQ(f.error(), HelloError::malformed) << bad;
+  }
+  ClientHelloReader g;
+  EXPECT_EQ(g.feed(records(hello_message(sni_ext("Name.Test.")))), ClientHelloReader::Status::done);
+  EXPECT_EQ(g.hello().sni, "name.test");
 }
 
 TEST(TlsHello, RenegotiationInfoIsSeen) {
