@@ -11,7 +11,7 @@ import threading
 import time
 import urllib.request
 
-from harness import Proc, _procs
+from harness import EchoServer, Proc, _procs
 
 
 def free_ports(n=1, family=socket.AF_INET, host="127.0.0.1", kinds=(socket.SOCK_STREAM, socket.SOCK_DGRAM)):
@@ -54,21 +54,7 @@ class TcpEcho:
             except OSError:
                 return
             self.peers.append(addr)
-            threading.Thread(target=self._echo, args=(c,), daemon=True).start()
-
-    @staticmethod
-    def _echo(c):
-        try:
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    break
-                c.sendall(d)
-            c.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        finally:
-            c.close()
+            threading.Thread(target=EchoServer._echo, args=(c,), daemon=True).start()
 
     def close(self):
         self.sock.close()
