@@ -122,11 +122,13 @@ class ForwardTcpTest(unittest.TestCase):
         fw = start_forward([f"{lp}:127.0.0.1:{dead}"])
         fw.wait_line(r"Forwarding tcp")
         t0 = time.monotonic()
-        with conn(lp) as s:
-            try:
+        try:
+            # The reset may come before connect() returns (the forwarder answers at once): the
+            # same outcome, a visitor closed without a byte.
+            with conn(lp) as s:
                 self.assertEqual(s.recv(10), b"")
-            except ConnectionResetError:
-                pass
+        except ConnectionResetError:
+            pass
         self.assertLess(time.monotonic() - t0, 2.0)
         self.assertEqual(metric(fw.metrics_port, "porthole_forward_connect_errors_total"), 1)
         fw.stop()
