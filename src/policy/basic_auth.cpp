@@ -2,7 +2,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -15,8 +14,6 @@
 namespace porthole::policy {
 
 namespace {
-
-constexpr std::size_t kCacheSize = 1024;
 
 bool scrypt(std::string_view password, const std::vector<std::uint8_t>& salt, int log_n, std::uint32_t r,
             std::uint32_t p, std::uint8_t* out, std::size_t out_len) {
@@ -135,9 +132,7 @@ bool verify_password(const PasswordHash& h, std::string_view password) {
   return CRYPTO_memcmp(out.data(), h.hash.data(), out.size()) == 0;
 }
 
-BasicAuth::BasicAuth(std::vector<User> users, std::string realm) : users_(std::move(users)), realm_(std::move(realm)) {
-  RAND_bytes(key_.data(), static_cast<int>(key_.size()));
-}
+BasicAuth::BasicAuth(std::vector<User> users, std::string realm) : users_(std::move(users)), realm_(std::move(realm)) {}
 
 std::string BasicAuth::check(std::string_view authorization) {
   // "Basic <base64(user:password)>", scheme case-insensitive.
@@ -158,19 +153,10 @@ std::string BasicAuth::check(std::string_view authorization) {
     if (u.name.size() == user.size() && CRYPTO_memcmp(u.name.data(), user.data(), user.size()) == 0) found = &u;
   }
   if (found == nullptr) return {};
-  std::array<std::uint8_t, 32> mac{};
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), reinterpret_cast<const unsigned char*>(creds.data()),
-       creds.size(), mac.data(), &len);
-  std::string digest(reinterpret_cast<const char*>(mac.data()), len);
-  if (ok_.count(digest) != 0) return found->name;
+  const auto digest = credential_digest(creds);
+  if (auto name = ok_.find(digest)) return *name;
   if (!verify_password(found->hash, pass)) return {};
-  if (ok_.size() >= kCacheSize) {
-    ok_.erase(order_.front());
-    order_.pop_front();
-  }
-  ok_.insert(digest);
-  order_.push_back(digest);
+  ok_.put(digest, found->name);
   return found->name;
 }
 

@@ -1,19 +1,18 @@
 // HTTP Basic authentication against users whose passwords are stored hashed with scrypt
 // (OpenSSL 3's EVP_KDF "SCRYPT"): "$scrypt$ln=15,r=8,p=1$SALT$HASH" (base64url, no padding),
 // as `porthole policy hash-password` prints. A verification costs tens of milliseconds on
-// purpose; a successful one is remembered (a keyed SHA-256 of user and password, bounded
-// cache), so a logged-in visitor pays it once. Every secret comparison is CRYPTO_memcmp.
+// purpose; a successful one is remembered (policy/credential_cache.hpp: a keyed SHA-256 of user
+// and password, bounded), so a logged-in visitor pays it once. Every secret comparison is CRYPTO_memcmp.
 #pragma once
 
 #include <array>
 #include <cstdint>
-#include <list>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "core/result.hpp"
+#include "policy/credential_cache.hpp"
 
 namespace porthole::policy {
 
@@ -45,9 +44,7 @@ class BasicAuth {
  private:
   std::vector<User> users_;
   std::string realm_;
-  std::array<std::uint8_t, 32> key_{};  // random per process: cache entries are useless elsewhere
-  std::unordered_set<std::string> ok_;  // keyed digests of verified user:password pairs
-  std::list<std::string> order_;
+  CredentialCache<std::string> ok_{1024};  // verified user:password pairs → the user's name
 };
 
 }  // namespace porthole::policy

@@ -1,5 +1,7 @@
 #include "policy/decision.hpp"
 
+#include <algorithm>
+
 namespace porthole::policy {
 
 Decision decide(const Policy* relay, const Policy* endpoint, Phase phase, const Input& in, bool explain) {
@@ -12,6 +14,7 @@ Decision decide(const Policy* relay, const Policy* endpoint, Phase phase, const 
   }
   if (endpoint == nullptr) return d;
   Input next = in;
+  next.rate_hits_done = std::max(0, in.rate_hits_done - d.rate_hits);
   if (!d.identity.empty()) next.identity = d.identity;
   std::string rewritten;
   if (d.new_target) {
@@ -27,6 +30,7 @@ Decision decide(const Policy* relay, const Policy* endpoint, Phase phase, const 
   if (!e.new_target && d.new_target) e.new_target = d.new_target;
   if (e.identity.empty()) e.identity = d.identity;
   if (e.rule.empty()) e.rule = d.rule;
+  e.rate_hits += d.rate_hits;
   return e;
 }
 

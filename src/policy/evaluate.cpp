@@ -99,12 +99,37 @@ bool field_test(const FieldTest& f, const std::optional<std::string>& value, con
   return false;
 }
 
-bool holds(const Condition& c, const Input& in, std::string* why) {
+// What conditions look at, worked out once per run, on first use: rules that test the path or the
+// client address several times normalise and parse them once.
+class Facts {
+ public:
+  explicit Facts(const Input& in) : in_(in) {}
+  const std::string& path() {
+    if (!path_) path_ = normalize_path(in_.target);
+    return *path_;
+  }
+  const std::optional<Ip>& ip() {
+    if (!ip_parsed_) {
+      ip_parsed_ = true;
+      if (auto r = Ip::parse(in_.ip)) ip_ = *r;
+    }
+    return ip_;
+  }
+
+ private:
+  const Input& in_;
+  std::optional<std::string> path_;
+  bool ip_parsed_ = false;
+  std::optional<Ip> ip_;
+};
+
+bool holds(const Condition& c, const Input& in, Facts& facts, std::string* why) {
   using K = Condition::Kind;
   switch (c.kind) {
     case K::ip:
     case K::not_ip: {
-      const bool in_set = c.cidrs.contains(in.ip);
+      const auto& ip = facts.ip();
+      const bool in_set = ip && c.cidrs.contains(*ip);
       if (why) *why = fmt::format("client ip {} is {}in {}", in.ip, in_set ? "" : "not ", quote_list(c.words));
       return c.kind == K::ip ? in_set : !in_set;
     }
@@ -119,10 +144,8 @@ bool holds(const Condition& c, const Input& in, std::string* why) {
       return false;
     case K::host:
       return any_string(c.strings, in.host, "host", why);
-    case K::path: {
-      const auto p = normalize_path(in.target);
-      return any_string(c.strings, p, "path", why);
-    }
+    case K::path:
+      return any_string(c.strings, facts.path(), "path", why);
     case K::sni:
       return any_string(c.strings, in.sni, "sni", why);
     case K::mtls_subject:
@@ -256,6 +279,10 @@ bool run(const Action& a, const Input& in, Decision& d, bool& stop) {
       return run_jwt(*a.jwt, in, d);
     case K::rate_limit: {
       if (in.probe) return true;
+      if (d.rate_hits < in.rate_hits_done) {  // counted before the JWKS fetch this run follows
+        ++d.rate_hits;
+        return true;
+      }
       std::string key;
       switch (a.limiter->key()) {
         case RateLimiter::Key::ip:
@@ -279,6 +306,7 @@ bool run(const Action& a, const Input& in, Decision& d, bool& stop) {
         d.response_headers = {{"Retry-After", std::to_string(secs)}};
         return false;
       }
+      ++d.rate_hits;
       return true;
     }
   }
@@ -303,11 +331,12 @@ Decision evaluate(const Policy& p, Phase phase, const Input& in, bool explain) {
   Decision d;
   std::string why;
   std::string* w = explain ? &why : nullptr;
+  Facts facts(in);
   for (const auto& rule : p.rules(phase)) {
     bool match = true;
     std::string reasons;
     for (const auto& c : rule.when) {
-      const bool ok = holds(c, in, w);
+      const bool ok = holds(c, in, facts, w);
       if (explain) reasons += fmt::format("{}{}", reasons.empty() ? "" : "; ", why);
       if (!ok) {
         match = false;

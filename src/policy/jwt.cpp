@@ -450,6 +450,7 @@ JwtVerdict verify_jwt(std::string_view token, const KeySet& keys, const JwtRules
   JwtVerdict v;
   v.ok = true;
   v.claims = std::move(t.claims);
+  if (has_exp) v.valid_until = exp + rules.skew_s;
   return v;
 }
 

@@ -76,6 +76,8 @@ struct JwtVerdict {
   bool unknown_kid = false;  // no key has the token's kid (a JWKS refresh may help)
   JwtError error;
   nlohmann::json claims;  // when ok
+  // When ok: the first unix second at which the token no longer holds (exp + skew; no exp: never).
+  std::int64_t valid_until = INT64_MAX;
 };
 JwtVerdict verify_jwt(std::string_view token, const KeySet& keys, const JwtRules& rules, std::int64_t unix_seconds);
 

@@ -88,21 +88,37 @@ bool run_jwt(const JwtSpec& spec, const Input& in, Decision& d) {
     reject(d, spec, 401, "jwt_keys_unavailable", "the signing keys could not be fetched", true);
     return false;
   }
-  auto v = verify_jwt(*token, *keys, spec.rules, in.unix_seconds);
-  if (!v.ok) {
-    if (v.unknown_kid && src.fetched() && ask_for_keys(true)) return false;
-    reject(d, spec, 401, v.error.counter, v.error.reason, true);
-    return false;
+  // A token seen before is not parsed and verified again while it holds and the keys are the same.
+  const auto digest = credential_digest(*token);
+  auto seen = spec.verified->find(digest);
+  if (seen && (seen->keys != keys || in.unix_seconds >= seen->valid_until)) {
+    spec.verified->erase(digest);
+    seen.reset();
   }
-  if (const auto it = v.claims.find(spec.identity_claim); it != v.claims.end() && it->is_string()) {
-    if (auto s = header_value(*it)) d.identity = *s;
+  if (!seen) {
+    auto v = verify_jwt(*token, *keys, spec.rules, in.unix_seconds);
+    if (!v.ok) {
+      if (v.unknown_kid && src.fetched() && ask_for_keys(true)) return false;
+      reject(d, spec, 401, v.error.counter, v.error.reason, true);
+      return false;
+    }
+    VerifiedJwt fresh;
+    fresh.keys = keys;
+    fresh.valid_until = v.valid_until;
+    if (const auto it = v.claims.find(spec.identity_claim); it != v.claims.end() && it->is_string()) {
+      if (auto s = header_value(*it)) fresh.identity = *s;
+    }
+    for (const auto& f : spec.forward) {
+      const auto it = v.claims.find(f.claim);
+      if (it == v.claims.end() || it->is_null()) continue;
+      if (auto s = header_value(*it)) fresh.claim_headers.push_back({f.header, *s});
+    }
+    spec.verified->put(digest, fresh);
+    seen = std::move(fresh);
   }
-  for (const auto& f : spec.forward) {
-    d.remove_headers.push_back(f.header);  // a visitor's own copy never reaches the upstream
-    const auto it = v.claims.find(f.claim);
-    if (it == v.claims.end() || it->is_null()) continue;
-    if (auto s = header_value(*it)) d.add_headers.push_back({f.header, *s});
-  }
+  if (!seen->identity.empty()) d.identity = seen->identity;
+  for (const auto& f : spec.forward) d.remove_headers.push_back(f.header);  // a visitor's own copy never reaches the upstream
+  for (const auto& h : seen->claim_headers) d.add_headers.push_back(h);
   return true;
 }
 

@@ -7,10 +7,21 @@
 #include <string>
 #include <vector>
 
+#include "policy/credential_cache.hpp"
 #include "policy/jwt.hpp"
 #include "policy/policy.hpp"
 
 namespace porthole::policy {
+
+// What a verified token gave, remembered for its next requests (until it expires, and only while
+// the keys it was verified with are the current ones: a JWKS refresh verifies again).
+struct VerifiedJwt {
+  std::shared_ptr<const KeySet> keys;
+  std::int64_t valid_until = 0;  // unix seconds
+  std::string identity;
+  std::vector<Header> claim_headers;  // forward_claims present in the token
+};
+constexpr std::size_t kVerifiedJwts = 4096;  // per jwt action
 
 struct JwtSpec {
   JwtRules rules;
@@ -23,6 +34,7 @@ struct JwtSpec {
   std::vector<Forward> forward;      // claims → request headers (visitors' copies always removed)
   std::string identity_claim = "sub";  // becomes the identity (X-Porthole-User, rate-limit keys)
   std::string realm = "porthole";
+  std::shared_ptr<CredentialCache<VerifiedJwt>> verified = std::make_shared<CredentialCache<VerifiedJwt>>(kVerifiedJwts);
 };
 
 // Runs a jwt action: false when it ended the phase (401, or a JWKS fetch is wanted first:

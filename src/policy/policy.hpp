@@ -131,6 +131,9 @@ struct Input {
   std::string_view scheme = "http";       // how the visitor reached the relay (webhook URLs)
   const std::string* body = nullptr;      // the request body, once buffered (verify-webhook)
   bool keys_refreshed = false;            // the jwt JWKS fetch a Decision asked for was tried
+  // A run again after a JWKS fetch: its first `rate_hits_done` rate-limit actions were counted by
+  // the run that asked for the keys (Decision::rate_hits), so they pass without counting twice.
+  int rate_hits_done = 0;
   // A probe run (bodies not read yet): stops at the first verify-webhook it reaches (setting
   // Decision::needs_body) and counts no rate limit; the real run follows.
   bool probe = false;
@@ -155,6 +158,7 @@ struct Decision {
   // jwt with jwks_url: the keys need fetching (none yet, stale, or an unknown kid). The decision
   // is a 401 meanwhile (fail closed); the caller fetches and runs again with keys_refreshed.
   std::shared_ptr<JwksSource> needs_keys;
+  int rate_hits = 0;  // rate-limit actions passed (counted now, or already by the run before a fetch)
   std::vector<std::string> trace;  // with `explain`: every rule looked at, and why
 };
 

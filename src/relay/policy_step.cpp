@@ -162,6 +162,7 @@ net::Task<RequestStep> request_policy(const Endpoint& ep, net::ByteStream& visit
     auto fetch = refresh_jwks(src);
     co_await std::move(fetch);
     in.keys_refreshed = round == 3;
+    in.rate_hits_done = d.rate_hits;  // those were counted: a retried request is one request
     in.now_ms = mono_ms();
     d = policy::decide(ep.relay_policy(), ep.policy(), policy::Phase::http_request, in);
   }

@@ -343,6 +343,74 @@ actions = [{ type = "jwt", jwks_url = "https://idp.example/jwks" }]
   EXPECT_EQ(d.counter, "jwt_keys_unavailable");
 }
 
+// A verified token is remembered (not parsed and verified on every request), but only while the
+// keys it was verified with are current: after a JWKS refresh it is checked again.
+TEST(JwtAction, RememberedTokensAreCheckedAgainWithNewKeys) {
+  auto p = compile(R"(
+[[on_http_request]]
+name = "api"
+actions = [{ type = "jwt", jwks_url = "https://idp.example/jwks" }]
+)");
+  Input in;
+  in.ip = "192.0.2.1";
+  in.method = "GET";
+  in.target = "/";
+  const std::string bearer = "Bearer " + std::string(kA2);
+  in.headers = {{"Authorization", bearer}};
+  in.unix_seconds = kExp - 10;
+  auto d = decide(nullptr, p.get(), Phase::http_request, in);
+  ASSERT_TRUE(d.needs_keys);
+  auto src = d.needs_keys;
+  ASSERT_TRUE(src->begin_fetch(0));
+  src->fetch_done(std::make_shared<const KeySet>(keys(kA2Key)), 0, 300);
+  in.keys_refreshed = true;
+  EXPECT_TRUE(decide(nullptr, p.get(), Phase::http_request, in).allow);
+  EXPECT_TRUE(decide(nullptr, p.get(), Phase::http_request, in).allow);  // remembered
+  // The provider rotated its keys: the RSA key is gone, so the same token no longer holds.
+  ASSERT_TRUE(src->begin_fetch(100000));
+  src->fetch_done(std::make_shared<const KeySet>(keys(kA3Key)), 100000, 300);
+  d = decide(nullptr, p.get(), Phase::http_request, in);
+  EXPECT_FALSE(d.allow);
+  EXPECT_EQ(d.counter, "jwt_alg");
+  // And a remembered token past its exp (+ skew) is refused like any expired one.
+  ASSERT_TRUE(src->begin_fetch(200000));
+  src->fetch_done(std::make_shared<const KeySet>(keys(kA2Key)), 200000, 300);
+  EXPECT_TRUE(decide(nullptr, p.get(), Phase::http_request, in).allow);
+  in.unix_seconds = kExp + 60;
+  EXPECT_EQ(decide(nullptr, p.get(), Phase::http_request, in).counter, "jwt_expired");
+}
+
+// A request decided again after the JWKS fetch it waited for is one request for rate limits:
+// the rate-limit actions the first run counted are not counted again.
+TEST(JwtAction, RateLimitsCountARetriedRequestOnce) {
+  auto p = compile(R"(
+[[on_http_request]]
+name = "api"
+actions = [{ type = "rate-limit", rate = "1/m" }, { type = "jwt", jwks_url = "https://idp.example/jwks" }]
+)");
+  Input in;
+  in.ip = "192.0.2.1";
+  in.method = "GET";
+  in.target = "/";
+  const std::string bearer = "Bearer " + std::string(kA2);
+  in.headers = {{"Authorization", bearer}};
+  in.unix_seconds = kExp - 10;
+  in.now_ms = 1000;
+  auto d = decide(nullptr, p.get(), Phase::http_request, in);
+  ASSERT_TRUE(d.needs_keys);
+  EXPECT_EQ(d.rate_hits, 1);
+  ASSERT_TRUE(d.needs_keys->begin_fetch(0));
+  d.needs_keys->fetch_done(std::make_shared<const KeySet>(keys(kA2Key)), 0, 300);
+  in.keys_refreshed = true;
+  in.rate_hits_done = d.rate_hits;
+  d = decide(nullptr, p.get(), Phase::http_request, in);
+  EXPECT_TRUE(d.allow) << d.reason;  // counted twice, this would be a 429
+  in.keys_refreshed = false;
+  in.rate_hits_done = 0;
+  d = decide(nullptr, p.get(), Phase::http_request, in);  // the next request is over the limit
+  EXPECT_EQ(d.status, 429);
+}
+
 TEST(JwtAction, ProblemsNeverShowTheSecret) {
   auto p = config::parse_policy(R"(
 [[on_http_request]]

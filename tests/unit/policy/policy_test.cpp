@@ -4,6 +4,7 @@
 #include "config/config.hpp"
 #include "config/policy_file.hpp"
 #include "policy/basic_auth.hpp"
+#include "policy/credential_cache.hpp"
 #include "policy/codec.hpp"
 #include "policy/decision.hpp"
 #include "policy/rate_limit.hpp"
@@ -322,6 +323,22 @@ actions = [{{ type = "basic-auth", users = ["alice:{}"], realm = "team" }}, {{ t
     EXPECT_EQ(d.status, 401) << bad;
     EXPECT_EQ(d.counter, "basic_auth_bad") << bad;
   }
+}
+
+TEST(PolicyCredentialCache, KeyedDigestsAndBoundedLru) {
+  const auto a = credential_digest("alice:secret");
+  EXPECT_EQ(a, credential_digest("alice:secret"));
+  EXPECT_NE(a, credential_digest("alice:secreT"));
+  CredentialCache<int> c(2);
+  c.put(a, 1);
+  c.put(credential_digest("b"), 2);
+  ASSERT_TRUE(c.find(a));  // a is now the most recently used
+  c.put(credential_digest("c"), 3);  // evicts b
+  EXPECT_EQ(c.size(), 2u);
+  EXPECT_FALSE(c.find(credential_digest("b")));
+  EXPECT_EQ(*c.find(a), 1);
+  c.erase(a);
+  EXPECT_FALSE(c.find(a));
 }
 
 TEST(PolicyActions, RateLimitSlidingWindowAndRetryAfter) {
