@@ -66,51 +66,7 @@ h = b(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
 c = b(json.dumps({"iss": "bench", "aud": "bench", "sub": "bench", "exp": int(time.time()) + 86400}).encode())
 s = b(hmac.new(sys.argv[1].encode(), f"{h}.{c}".encode(), hashlib.sha256).digest())
 print(f"{h}.{c}.{s}")' "$JWT_SECRET")
-cat >"$WORK/policy.toml" <<TOML
-[[on_http_request]]
-name = "deny list"
-when = { ip = ["198.51.100.0/24", "2001:db8:bad::/48"] }
-actions = [{ type = "deny" }]
-[[on_http_request]]
-name = "office admin"
-when = { path_prefix = "/admin", not_ip = ["10.0.0.0/8"] }
-actions = [{ type = "deny" }]
-[[on_http_request]]
-name = "bots"
-when = { header = { name = "User-Agent", matches = "(?i)(sqlmap|nikto)" } }
-actions = [{ type = "deny" }]
-[[on_http_request]]
-name = "private api"
-when = { path_regex = "^/api/v[0-9]+/private/" }
-actions = [{ type = "deny", status = 404 }]
-[[on_http_request]]
-name = "maps"
-when = { path_glob = "/static/*.map" }
-actions = [{ type = "deny", status = 404 }]
-[[on_http_request]]
-name = "debug"
-when = { query = { name = "debug", present = true } }
-actions = [{ type = "deny", status = 400 }]
-[[on_http_request]]
-name = "night"
-when = { time = { days = ["sun"], from = "03:00", to = "03:01" } }
-actions = [{ type = "custom-response", status = 503, body = "maintenance" }]
-[[on_http_request]]
-name = "old"
-when = { path_prefix = "/old/" }
-actions = [{ type = "redirect", to = "https://example.com", keep_path = true }]
-[[on_http_request]]
-name = "everyone else"
-actions = [
-  { type = "rate-limit", rate = "1000000/s" },
-  { type = "basic-auth", users = ["bench:$PASS_HASH"] },
-  { type = "jwt", header = "X-Token", issuer = "bench", audience = "bench", secret = "$JWT_SECRET" },
-  { type = "add-headers", headers = { X-Policy = "on" } },
-]
-[[on_http_response]]
-name = "banner"
-actions = [{ type = "remove-headers", headers = ["Server"] }]
-TOML
+sed -e "s|@PASS_HASH@|$PASS_HASH|" -e "s|@JWT_SECRET@|$JWT_SECRET|" bench/policy-rules.toml >"$WORK/policy.toml"
 for name in nopol pol; do
   extra=()
   [ "$name" = pol ] && extra=(--policy "$WORK/policy.toml")

@@ -1,7 +1,7 @@
 #include "inspect/server.hpp"
 
 #include <deque>
-#include <map>
+#include <optional>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -10,8 +10,8 @@
 #include "core/address.hpp"
 #include "core/metrics.hpp"
 #include "inspect/api_json.hpp"
+#include "net/api_server.hpp"
 #include "net/listen.hpp"
-#include "net/signal.hpp"
 
 namespace porthole::inspect {
 
@@ -22,12 +22,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr auto kHeaderTimeout = 10s;  // also the idle limit of a kept-alive connection
-constexpr auto kBodyTimeout = 10s;
 constexpr auto kWriteTimeout = 10s;
-constexpr std::size_t kMaxHeader = 16 * 1024;
 constexpr std::size_t kMaxBody = 24 * 1024 * 1024;  // an edited replay body (bodies are kept up to 1 MiB by default)
-constexpr std::size_t kMaxConnections = 64;
 constexpr std::size_t kMaxEventBacklog = 256;  // per event stream; a slow reader loses the oldest
 
 metrics::Counter& errors(std::string_view kind) {
@@ -38,42 +34,40 @@ metrics::Counter& errors(std::string_view kind) {
   return kind == "bad" ? bad : full;
 }
 
+net::ApiResponse to_http(Response&& resp) {
+  http::response<http::string_body> res{static_cast<http::status>(resp.status), 11};
+  res.set(http::field::server, "porthole");
+  res.set(http::field::cache_control, "no-store");
+  res.set("X-Content-Type-Options", "nosniff");
+  res.set("X-Frame-Options", "DENY");
+  if (!resp.content_type.empty()) res.set(http::field::content_type, resp.content_type);
+  for (auto& [k, v] : resp.headers) res.set(k, v);
+  res.body() = std::move(resp.body);
+  return res;
+}
+
 }  // namespace
 
-struct Server::Impl : std::enable_shared_from_this<Impl> {
+struct Server::Impl : std::enable_shared_from_this<Impl>, net::ApiHandler {
   Impl(asio::io_context& ctx, Backend& b, std::shared_ptr<Recorder> r) : io(ctx), backend(b), recorder(std::move(r)) {}
 
-  net::Task<void> accept_loop();
-  net::Task<void> serve(net::tcp::socket socket);
+  net::Task<std::optional<net::ApiResponse>> handle(net::ApiRequest& req, beast::tcp_stream& stream) override;
+  net::ApiResponse error_page(int status, std::string message) override {
+    return to_http(json_error(status, status, message));
+  }
+  void count(std::string_view what) override {
+    if (what == "malformed") errors("bad").inc();
+    if (what == "over_limit") errors("full").inc();
+  }
   net::Task<void> events(beast::tcp_stream& stream);
-  void stop();
+  bool stopped() const { return server->stopped(); }
 
   asio::io_context& io;
   Backend& backend;
   std::shared_ptr<Recorder> recorder;
-  std::unique_ptr<net::tcp::acceptor> acceptor;
+  std::shared_ptr<net::ApiServer> server;
   ListenInfo at;
-  bool stopped = false;
-  std::map<beast::tcp_stream*, bool> conns;
 };
-
-net::Task<void> Server::Impl::accept_loop() {
-  auto self = shared_from_this();
-  while (!stopped) {
-    auto [ec, sock] = co_await acceptor->async_accept(net::use_nothrow);
-    if (stopped || ec == asio::error::operation_aborted) break;
-    if (ec) {
-      co_await net::sleep_for(50ms);
-      continue;
-    }
-    if (conns.size() >= kMaxConnections) {
-      errors("full").inc();
-      sock.close(ec);
-      continue;
-    }
-    asio::co_spawn(io, serve(std::move(sock)), asio::detached);
-  }
-}
 
 // GET /api/events: a Server-Sent Events stream. `event: request` carries a new capture's
 // summary (no raw bytes: the page fetches those on demand), `event: status` the tunnels and
@@ -105,7 +99,7 @@ net::Task<void> Server::Impl::events(beast::tcp_stream& stream) {
     }
   } unsubscribe{recorder.get(), sub};
   auto next_status = std::chrono::steady_clock::now();
-  while (!stopped) {
+  while (!stopped()) {
     std::string out;
     while (!backlog.empty()) {
       out += backlog.front();
@@ -121,99 +115,41 @@ net::Task<void> Server::Impl::events(beast::tcp_stream& stream) {
     }
     stream.expires_after(kWriteTimeout);
     auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out), net::use_nothrow);
-    if (ec || stopped) break;
+    if (ec || stopped()) break;
     if (!backlog.empty()) continue;
     wake.expires_at(next_status);
     co_await wake.async_wait(net::use_nothrow);
   }
 }
 
-net::Task<void> Server::Impl::serve(net::tcp::socket socket) {
-  auto self = shared_from_this();
-  beast::tcp_stream stream(std::move(socket));
-  conns[&stream] = true;
-  struct Release {
-    Impl& impl;
-    beast::tcp_stream* s;
-    ~Release() { impl.conns.erase(s); }
-  } release{*this, &stream};
-  beast::flat_buffer buf;
-  for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(kMaxHeader);
-    parser.body_limit(kMaxBody);
-    stream.expires_after(kHeaderTimeout);
-    auto [ec, n] = co_await http::async_read_header(stream, buf, parser, net::use_nothrow);
-    if (!ec && !parser.is_done()) {
-      stream.expires_after(kBodyTimeout);
-      std::tie(ec, n) = co_await http::async_read(stream, buf, parser, net::use_nothrow);
-    }
-    if (stopped) co_return;
-    Response resp;
-    bool keep = false;
-    if (ec) {
-      if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-          ec.category() != http::make_error_code(http::error::bad_method).category()) {
-        break;  // closed, reset, idle
-      }
-      errors("bad").inc();
-      const int status = ec == http::error::header_limit ? 431 : ec == http::error::body_limit ? 413 : 400;
-      resp = json_error(status, status, "malformed HTTP request: " + ec.message());
+net::Task<std::optional<net::ApiResponse>> Server::Impl::handle(net::ApiRequest& req, beast::tcp_stream& stream) {
+  Request r{std::string(req.method_string()),
+            std::string(req.target()),
+            std::string(req[http::field::host]),
+            std::string(req[http::field::origin]),
+            std::string(req["Sec-Fetch-Site"]),
+            std::string(req[http::field::content_type]),
+            std::move(req.body())};
+  Response resp;
+  const auto path = r.target.substr(0, r.target.find('?'));
+  if (r.method == "GET" && (path == "/" || path == "/index.html" || path == "/api/events")) {
+    if (auto why = check_host(r, at); !why.empty()) {
+      resp = json_error(403, 403, why);
+    } else if (path == "/api/events") {
+      co_await events(stream);
+      co_return std::nullopt;
     } else {
-      auto& req = parser.get();
-      Request r{std::string(req.method_string()),
-                std::string(req.target()),
-                std::string(req[http::field::host]),
-                std::string(req[http::field::origin]),
-                std::string(req["Sec-Fetch-Site"]),
-                std::string(req[http::field::content_type]),
-                std::move(req.body())};
-      keep = req.keep_alive();
-      const auto path = r.target.substr(0, r.target.find('?'));
-      if (r.method == "GET" && (path == "/" || path == "/index.html" || path == "/api/events")) {
-        if (auto why = check_host(r, at); !why.empty()) {
-          resp = json_error(403, 403, why);
-        } else if (path == "/api/events") {
-          co_await events(stream);
-          break;
-        } else {
-          resp = Response{200, "text/html; charset=utf-8", std::string(inspector_page()), {}};
-          // The page loads nothing from elsewhere; a strict policy keeps it that way.
-          resp.headers.emplace_back("Content-Security-Policy",
-                                    "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-                                    "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
-        }
-      } else {
-        resp = co_await handle(backend, recorder.get(), at, r);
-      }
-      spdlog::debug("agent API: {} {} -> {}", std::string(req.method_string()), std::string(req.target()).substr(0, 200),
-                    resp.status);
+      resp = Response{200, "text/html; charset=utf-8", std::string(inspector_page()), {}};
+      // The page loads nothing from elsewhere; a strict policy keeps it that way.
+      resp.headers.emplace_back("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+                                "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
     }
-    http::response<http::string_body> res{static_cast<http::status>(resp.status), 11};
-    res.set(http::field::server, "porthole");
-    res.set(http::field::cache_control, "no-store");
-    res.set("X-Content-Type-Options", "nosniff");
-    res.set("X-Frame-Options", "DENY");
-    if (!resp.content_type.empty()) res.set(http::field::content_type, resp.content_type);
-    for (auto& [k, v] : resp.headers) res.set(k, v);
-    res.body() = std::move(resp.body);
-    res.keep_alive(keep);
-    res.prepare_payload();
-    stream.expires_after(kWriteTimeout);
-    auto [wec, wn] = co_await http::async_write(stream, res, net::use_nothrow);
-    if (wec || !keep || stopped) break;
+  } else {
+    resp = co_await inspect::handle(backend, recorder.get(), at, r);
   }
-  net::error_code ignored;
-  stream.socket().shutdown(net::tcp::socket::shutdown_both, ignored);
-  stream.close();
-}
-
-void Server::Impl::stop() {
-  if (stopped) return;
-  stopped = true;
-  net::error_code ec;
-  if (acceptor) acceptor->close(ec);
-  for (auto& [s, c] : conns) s->close();
+  spdlog::debug("agent API: {} {} -> {}", r.method, r.target.substr(0, 200), resp.status);
+  co_return to_http(std::move(resp));
 }
 
 Result<std::unique_ptr<Server>> Server::start(asio::io_context& io, Backend& backend, std::shared_ptr<Recorder> recorder,
@@ -233,12 +169,13 @@ Result<std::unique_ptr<Server>> Server::start(asio::io_context& io, Backend& bac
   net::error_code ec;
   impl->at.port = (*acc)->local_endpoint(ec).port();
   impl->at.host = hp->host;
-  impl->acceptor = std::move(*acc);
-  asio::co_spawn(io, impl->accept_loop(), asio::detached);
+  net::ApiServerOptions opts;
+  opts.max_body = kMaxBody;
+  impl->server = net::ApiServer::start(io, std::move(*acc), opts, impl);
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 
-Server::~Server() { impl_->stop(); }
+Server::~Server() { impl_->server->stop(); }
 std::uint16_t Server::port() const { return impl_->at.port; }
 const std::string& Server::host() const { return impl_->at.host; }
 std::string Server::url() const {

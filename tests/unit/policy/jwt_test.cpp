@@ -310,19 +310,25 @@ cookie = "token"
   EXPECT_EQ(evaluate(*p, Phase::http_request, in).counter, "jwt_missing");
 }
 
+// GET / with RFC 7515 A.2's RS256 token as the bearer, just before it expires.
+Input rfc_a2_request() {
+  static const std::string bearer = "Bearer " + std::string(kA2);
+  Input in;
+  in.ip = "192.0.2.1";
+  in.method = "GET";
+  in.target = "/";
+  in.headers = {{"Authorization", bearer}};
+  in.unix_seconds = kExp - 10;
+  return in;
+}
+
 TEST(JwtAction, JwksUrlAsksForKeysAndFailsClosed) {
   auto p = compile(R"(
 [[on_http_request]]
 name = "api"
 actions = [{ type = "jwt", jwks_url = "https://idp.example/jwks", jwks_refresh = 30 }]
 )");
-  Input in;
-  in.ip = "192.0.2.1";
-  in.method = "GET";
-  in.target = "/";
-  const std::string bearer = "Bearer " + std::string(kA2);
-  in.headers = {{"Authorization", bearer}};
-  in.unix_seconds = kExp - 10;
+  Input in = rfc_a2_request();
   auto d = decide(nullptr, p.get(), Phase::http_request, in);
   EXPECT_FALSE(d.allow);  // never allowed while the keys are missing
   ASSERT_TRUE(d.needs_keys);
@@ -351,13 +357,7 @@ TEST(JwtAction, RememberedTokensAreCheckedAgainWithNewKeys) {
 name = "api"
 actions = [{ type = "jwt", jwks_url = "https://idp.example/jwks" }]
 )");
-  Input in;
-  in.ip = "192.0.2.1";
-  in.method = "GET";
-  in.target = "/";
-  const std::string bearer = "Bearer " + std::string(kA2);
-  in.headers = {{"Authorization", bearer}};
-  in.unix_seconds = kExp - 10;
+  Input in = rfc_a2_request();
   auto d = decide(nullptr, p.get(), Phase::http_request, in);
   ASSERT_TRUE(d.needs_keys);
   auto src = d.needs_keys;
@@ -388,13 +388,7 @@ TEST(JwtAction, RateLimitsCountARetriedRequestOnce) {
 name = "api"
 actions = [{ type = "rate-limit", rate = "1/m" }, { type = "jwt", jwks_url = "https://idp.example/jwks" }]
 )");
-  Input in;
-  in.ip = "192.0.2.1";
-  in.method = "GET";
-  in.target = "/";
-  const std::string bearer = "Bearer " + std::string(kA2);
-  in.headers = {{"Authorization", bearer}};
-  in.unix_seconds = kExp - 10;
+  Input in = rfc_a2_request();
   in.now_ms = 1000;
   auto d = decide(nullptr, p.get(), Phase::http_request, in);
   ASSERT_TRUE(d.needs_keys);
