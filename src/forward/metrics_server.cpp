@@ -31,12 +31,10 @@ void MetricsServer::stop() {
 
 net::Task<void> MetricsServer::loop() {
   auto self = shared_from_this();
-  for (;;) {
-    auto [ec, s] = co_await acc_->async_accept(net::use_nothrow);
-    if (ec == net::asio::error::operation_aborted || !acc_->is_open()) co_return;
-    if (ec) continue;
+  net::OnAccept spawn = [this](net::tcp::socket s, const net::tcp::endpoint&) {
     net::asio::co_spawn(acc_->get_executor(), answer(std::move(s)), net::asio::detached);
-  }
+  };
+  co_await net::accept_each(*acc_, std::move(spawn));
 }
 
 net::Task<void> MetricsServer::answer(net::tcp::socket s) {

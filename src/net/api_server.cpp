@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "net/signal.hpp"
+#include "net/listen.hpp"
 
 namespace porthole::net {
 
@@ -38,25 +38,21 @@ std::shared_ptr<ApiServer> ApiServer::start(asio::io_context& io, std::unique_pt
 
 Task<void> ApiServer::accept_loop() {
   auto self = shared_from_this();
-  while (!stopped_) {
-    auto [ec, sock] = co_await acceptor_->async_accept(use_nothrow);
-    if (stopped_ || ec == asio::error::operation_aborted) break;
-    if (ec) {
-      co_await sleep_for(std::chrono::milliseconds(50));  // e.g. out of descriptors
-      continue;
-    }
+  OnAccept admit = [this](tcp::socket sock, const tcp::endpoint&) {
+    error_code ec;
     auto h = handler_.lock();
-    if (!h) {
+    if (stopped_ || !h) {
       sock.close(ec);
-      continue;
+      return;
     }
     if (conns_.size() >= opts_.max_connections && !evict_oldest_waiting(*h)) {
       h->count("over_limit");
       sock.close(ec);
-      continue;
+      return;
     }
     asio::co_spawn(io_, serve(std::move(sock)), asio::detached);
-  }
+  };
+  co_await accept_each(*acceptor_, std::move(admit));
 }
 
 void ApiServer::forget(beast::tcp_stream* s) { conns_.erase(s); }

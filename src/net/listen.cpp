@@ -1,6 +1,7 @@
 #include "net/listen.hpp"
 
 #include "core/address.hpp"
+#include "net/signal.hpp"
 
 namespace porthole::net {
 
@@ -33,6 +34,19 @@ Result<std::unique_ptr<tcp::acceptor>> listen_tcp(const Executor& ex, const std:
   acc->listen(4096, ec);
   if (ec) return make_error("cannot listen on {}: {}", format_host_port(host, port), ec.message());
   return acc;
+}
+
+Task<void> accept_each(tcp::acceptor& acceptor, OnAccept on_accept) {
+  while (acceptor.is_open()) {
+    tcp::endpoint peer;
+    auto [ec, sock] = co_await acceptor.async_accept(peer, use_nothrow);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
+    if (ec) {
+      co_await sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    on_accept(std::move(sock), peer);
+  }
 }
 
 }  // namespace porthole::net

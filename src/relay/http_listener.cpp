@@ -125,18 +125,12 @@ std::uint16_t HttpListener::port() const {
 }
 
 net::Task<void> HttpListener::accept_loop() {
-  while (acceptor_->is_open()) {
-    net::tcp::endpoint peer;
-    auto [ec, sock] = co_await acceptor_->async_accept(peer, net::use_nothrow);
-    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
-    if (ec) {
-      co_await net::sleep_for(std::chrono::milliseconds(50));
-      continue;
-    }
+  net::OnAccept spawn = [this](net::tcp::socket s, const net::tcp::endpoint& peer) {
     asio::co_spawn(
-        io_, [self = shared_from_this(), s = std::move(sock), peer]() mutable { return self->serve(std::move(s), peer); },
+        io_, [self = shared_from_this(), s = std::move(s), peer]() mutable { return self->serve(std::move(s), peer); },
         asio::detached);
-  }
+  };
+  co_await net::accept_each(*acceptor_, std::move(spawn));
 }
 
 bool HttpListener::admit(Visitor& v) {
