@@ -102,36 +102,14 @@ Result<void> HttpListener::start(const std::string& address) {
   for (const auto& c : cfg_.trusted_proxies) {
     if (auto r = trusted_.add(c); !r) return make_error("--trusted-proxy: {}", r.error().message);
   }
-  auto gate = ProxyGate::make(cfg_);
-  if (!gate) return gate.error();
-  proxy_gate_ = std::move(*gate);
-  auto addr = parse_host_port(address, "0.0.0.0", true);
-  if (!addr) return addr.error();
-  auto acc = net::listen_tcp(io_.get_executor(), addr->host, addr->port);
-  if (!acc) return acc.error();
-  acceptor_ = std::move(*acc);
-  asio::co_spawn(io_, [self = shared_from_this()] { return self->accept_loop(); }, asio::detached);
+  if (auto r = listen_.open(io_.get_executor(), cfg_, address); !r) return r;
+  listen_.serve_each(shared_from_this());
   return {};
 }
 
-void HttpListener::stop() {
-  net::error_code ec;
-  if (acceptor_) acceptor_->close(ec);
-}
+void HttpListener::stop() { listen_.close(); }
 
-std::uint16_t HttpListener::port() const {
-  net::error_code ec;
-  return acceptor_ ? acceptor_->local_endpoint(ec).port() : 0;
-}
-
-net::Task<void> HttpListener::accept_loop() {
-  net::OnAccept spawn = [this](net::tcp::socket s, const net::tcp::endpoint& peer) {
-    asio::co_spawn(
-        io_, [self = shared_from_this(), s = std::move(s), peer]() mutable { return self->serve(std::move(s), peer); },
-        asio::detached);
-  };
-  co_await net::accept_each(*acceptor_, std::move(spawn));
-}
+std::uint16_t HttpListener::port() const { return listen_.port(); }
 
 bool HttpListener::admit(Visitor& v) {
   auto& list = by_ip_[v.ip];
@@ -162,7 +140,7 @@ net::Task<void> HttpListener::serve(net::tcp::socket socket, net::tcp::endpoint 
   net::TcpStream vs(std::move(socket));
   // PROXY protocol step (relay/proxy_sniff.hpp): the visitor address is the one a trusted
   // proxy's header carries; a header from anyone else fails the read. Read through front.stream.
-  auto front = co_await proxy_gate_->accept(vs, peer, local);
+  auto front = co_await listen_.gate().accept(vs, peer, local);
   if (!front) {
     spdlog::debug("http {}: {}", net::format_endpoint(peer), front.error().message);
     vs.abort(front.error().message);

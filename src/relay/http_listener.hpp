@@ -14,6 +14,7 @@
 #include "config/model.hpp"
 #include "net/asio.hpp"
 #include "policy/cidr.hpp"
+#include "relay/listen_port.hpp"
 #include "relay/registry.hpp"
 #include "relay/store.hpp"
 
@@ -26,7 +27,6 @@ class Http01Board;
 
 namespace porthole::relay {
 
-class ProxyGate;
 
 // What the listener that accepted a visitor connection knows of it (plain HTTP, or HTTP inside
 // TLS that the https listener terminated).
@@ -48,6 +48,8 @@ class HttpListener : public std::enable_shared_from_this<HttpListener> {
   ~HttpListener();
 
   Result<void> start(const std::string& address);
+  // One accepted visitor connection (ListenPort calls it).
+  net::Task<void> serve(net::tcp::socket socket, net::tcp::endpoint peer);
   void stop();
   std::uint16_t port() const;
   // The https listener's port, for --redirect-https (0: no https listener, no redirect).
@@ -61,8 +63,6 @@ class HttpListener : public std::enable_shared_from_this<HttpListener> {
 
  private:
   struct Visitor;
-  net::Task<void> accept_loop();
-  net::Task<void> serve(net::tcp::socket socket, net::tcp::endpoint peer);
   bool admit(Visitor& v);  // false: over the per-IP cap with nothing idle to close
   void leave(Visitor& v);
 
@@ -71,8 +71,7 @@ class HttpListener : public std::enable_shared_from_this<HttpListener> {
   Store& store_;
   EndpointRegistry& registry_;
   policy::CidrSet trusted_;
-  std::shared_ptr<const ProxyGate> proxy_gate_;  // the PROXY protocol step (proxy_sniff.hpp)
-  std::unique_ptr<net::tcp::acceptor> acceptor_;
+  ListenPort listen_;
   std::unordered_map<std::string, std::list<Visitor*>> by_ip_;  // oldest first
   std::uint16_t https_port_ = 0;
   const acme::Http01Board* acme_board_ = nullptr;

@@ -71,36 +71,14 @@ HttpsListener::HttpsListener(asio::io_context& io, const config::RelayConfig& cf
 HttpsListener::~HttpsListener() { stop(); }
 
 Result<void> HttpsListener::start(const std::string& address) {
-  auto gate = ProxyGate::make(cfg_);
-  if (!gate) return gate.error();
-  proxy_gate_ = std::move(*gate);
-  auto addr = parse_host_port(address, "0.0.0.0", true);
-  if (!addr) return addr.error();
-  auto acc = net::listen_tcp(io_.get_executor(), addr->host, addr->port);
-  if (!acc) return acc.error();
-  acceptor_ = std::move(*acc);
-  asio::co_spawn(io_, [self = shared_from_this()] { return self->accept_loop(); }, asio::detached);
+  if (auto r = listen_.open(io_.get_executor(), cfg_, address); !r) return r;
+  listen_.serve_each(shared_from_this());
   return {};
 }
 
-void HttpsListener::stop() {
-  net::error_code ec;
-  if (acceptor_) acceptor_->close(ec);
-}
+void HttpsListener::stop() { listen_.close(); }
 
-std::uint16_t HttpsListener::port() const {
-  net::error_code ec;
-  return acceptor_ ? acceptor_->local_endpoint(ec).port() : 0;
-}
-
-net::Task<void> HttpsListener::accept_loop() {
-  net::OnAccept spawn = [this](net::tcp::socket s, const net::tcp::endpoint& peer) {
-    asio::co_spawn(
-        io_, [self = shared_from_this(), s = std::move(s), peer]() mutable { return self->serve(std::move(s), peer); },
-        asio::detached);
-  };
-  co_await net::accept_each(*acceptor_, std::move(spawn));
-}
+std::uint16_t HttpsListener::port() const { return listen_.port(); }
 
 // At a cap the oldest pending handshake (of this address, else overall) is dropped: a real
 // client's handshake takes milliseconds, a staller's never ends.
@@ -158,10 +136,10 @@ net::Task<void> HttpsListener::serve(net::tcp::socket socket, net::tcp::endpoint
   // PROXY step: a trusted front proxy's header comes before the ClientHello. The socket is lent
   // to a stream for the read and taken back; what followed the header starts the hello.
   std::vector<std::uint8_t> sniffed;
-  if (proxy_gate_->trusts(peer)) {
+  if (listen_.gate().trusts(peer)) {
     net::TcpStream raw(std::move(socket));
     p.socket = &raw.socket();
-    auto h = co_await proxy_gate_->read_header(raw, peer, local);
+    auto h = co_await listen_.gate().read_header(raw, peer, local);
     socket = std::move(raw.socket());
     p.socket = &socket;
     if (!h) {

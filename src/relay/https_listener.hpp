@@ -25,6 +25,7 @@
 #include "relay/cert_store.hpp"
 #include "relay/http_listener.hpp"
 #include "relay/proxy_sniff.hpp"
+#include "relay/listen_port.hpp"
 #include "relay/registry.hpp"
 
 namespace porthole::relay {
@@ -37,6 +38,8 @@ class HttpsListener : public std::enable_shared_from_this<HttpsListener> {
 
   // Binds and starts accepting; the error names a bad --accept-proxy-protocol-from CIDR too.
   Result<void> start(const std::string& address);
+  // One accepted visitor connection (ListenPort calls it).
+  net::Task<void> serve(net::tcp::socket socket, net::tcp::endpoint peer);
   void stop();
   std::uint16_t port() const;
 
@@ -44,8 +47,6 @@ class HttpsListener : public std::enable_shared_from_this<HttpsListener> {
 
  private:
   struct Pending;
-  net::Task<void> accept_loop();
-  net::Task<void> serve(net::tcp::socket socket, net::tcp::endpoint peer);
   void admit(Pending& p);
   void leave(Pending& p);
 
@@ -54,8 +55,7 @@ class HttpsListener : public std::enable_shared_from_this<HttpsListener> {
   EndpointRegistry& registry_;
   std::shared_ptr<CertStore> certs_;
   std::shared_ptr<HttpListener> http_;
-  std::shared_ptr<const ProxyGate> proxy_gate_;
-  std::unique_ptr<net::tcp::acceptor> acceptor_;
+  ListenPort listen_;
   std::list<Pending*> pending_;  // handshakes in progress, oldest first
   std::unordered_map<std::string, std::size_t> pending_by_ip_;
 };
