@@ -1,4 +1,5 @@
 #include "agent/socks_server.hpp"
+#include "agent/socks_udp.hpp"
 
 #include <openssl/crypto.h>
 
@@ -142,9 +143,9 @@ struct Opened {
 };
 
 net::Task<Opened> open_via_exit(Connector& c, const SocksSettings& s, const std::string& target,
-                                std::span<const std::uint8_t> first) {
+                                std::span<const std::uint8_t> first, std::string transport = {}) {
   Opened o;
-  auto st = co_await c.open(s.via, kOpenTimeout, target);
+  auto st = co_await c.open(s.via, kOpenTimeout, target, std::move(transport));
   if (!st) {
     o.error = st.error();
     co_return o;
@@ -176,6 +177,49 @@ net::Task<void> finish(net::TcpStream& local, session::MuxStream& stream, std::s
   requests("ok").inc();
   auto r = co_await net::pump(local, stream);
   spdlog::debug("socks {}: {} done: {} bytes out, {} back {}", peer, target, r.a_to_b, r.b_to_a, r.error);
+}
+
+// UDP ASSOCIATE: the association's socket first (its address is the reply's BND), then the
+// stream to the exit (transport "udp"), whose answer (0x00 or a RESET) decides the reply.
+net::Task<void> serve_udp_associate(Connector& c, const SocksSettings& s, net::TcpStream& local, const s5::Request& req,
+                                    const std::string& peer) {
+  net::error_code ec1, ec2;
+  const auto here = local.socket().local_endpoint(ec1);
+  const auto there = local.socket().remote_endpoint(ec2);
+  auto ex = co_await asio::this_coro::executor;
+  auto assoc = SocksUdpAssociation::create(ex, here, there, req.port, peer);
+  if (!assoc || ec1 || ec2) {
+    requests("failed").inc();
+    spdlog::warn("socks {}: UDP ASSOCIATE refused: {}", peer, assoc ? "the connection is gone" : assoc.error().message);
+    const auto rep = s5::encode_reply(s5::kGeneralFailure);
+    co_await local.write(rep);
+    co_return;
+  }
+  const std::string target = "udp";  // for logs
+  auto o = co_await open_via_exit(c, s, "", {}, "udp");
+  if (o.error) {
+    log_refusal(s, peer, target, *o.error);
+    const auto rep = s5::encode_reply(socks_reply_for(*o.error));
+    co_await local.write(rep);
+    co_return;
+  }
+  const auto bound = (*assoc)->bound();
+  std::vector<std::uint8_t> ip;
+  if (bound.address().is_v4()) {
+    const auto b = bound.address().to_v4().to_bytes();
+    ip.assign(b.begin(), b.end());
+  } else {
+    const auto b = bound.address().to_v6().to_bytes();
+    ip.assign(b.begin(), b.end());
+  }
+  const auto reply = s5::encode_reply(s5::kSucceeded, ip, bound.port());
+  auto w = co_await local.write(reply);
+  if (!w) {
+    o.stream->reset(make_error(Errc::cancelled, "the socks client went away"));
+    co_return;
+  }
+  requests("ok").inc();
+  co_await (*assoc)->run(local, o.stream);
 }
 
 net::Task<void> serve_socks5(Connector& c, const SocksSettings& s, net::TcpStream& local, std::vector<std::uint8_t>& buf,
@@ -254,9 +298,13 @@ net::Task<void> serve_socks5(Connector& c, const SocksSettings& s, net::TcpStrea
     co_await send(rep);
     co_return;
   }
+  if (q.request.command == s5::kCmdUdpAssociate) {
+    deadline.disarm();
+    co_await serve_udp_associate(c, s, local, q.request, peer);
+    co_return;
+  }
   if (q.request.command != s5::kCmdConnect) {
-    bad("request", q.request.command == s5::kCmdUdpAssociate ? "UDP ASSOCIATE is not supported yet"
-                                                             : "BIND is not supported");
+    bad("request", "BIND is not supported");
     const auto rep = s5::encode_reply(s5::kCommandNotSupported);
     co_await send(rep);
     co_return;
