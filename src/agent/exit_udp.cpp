@@ -68,6 +68,7 @@ struct ExitUdpStats {
   metrics::Counter& assoc = metrics::counter("porthole_exit_udp_associations_total", "UDP associations served");
   metrics::Counter& assoc_limit = metrics::counter("porthole_exit_udp_associations_refused_total",
                                                    "UDP associations refused at the limit");
+  metrics::Gauge& open = metrics::gauge("porthole_exit_udp_associations", "UDP associations open now");
 };
 ExitUdpStats& stats() {
   static ExitUdpStats s;
@@ -196,8 +197,12 @@ class ExitUdp : public std::enable_shared_from_this<ExitUdp> {
         idle_(ex),
         last_(std::chrono::steady_clock::now()) {
     ++open_associations;
+    stats().open.add(1);
   }
-  ~ExitUdp() { --open_associations; }
+  ~ExitUdp() {
+    --open_associations;
+    stats().open.add(-1);
+  }
 
   net::Task<void> run() {
     auto self = shared_from_this();

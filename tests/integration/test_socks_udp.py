@@ -271,6 +271,9 @@ class SocksUdp(unittest.TestCase):
                     return False
                 return False
             eventually(closed, timeout=10 * SCALE, what="the association's UDP socket closed")
+            # ... and the exit let go of its side (the RESET went socks -> relay -> exit).
+            eventually(lambda: self.metric("porthole_exit_udp_associations") == 0, timeout=10 * SCALE,
+                       what="the exit's association ended")
         finally:
             s.close()
         # A new association still works.
