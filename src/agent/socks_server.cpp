@@ -456,8 +456,9 @@ net::Task<void> serve_http(Connector& c, const SocksSettings& s, net::TcpStream&
       auto r = co_await up.reader->read_response(p.request.method, http1::Limits{});
       if (r.status != net::HeadStatus::ok) {
         const bool gone = r.status == net::HeadStatus::eof;
-        if (gone && reused && p.request.body == http1::BodyKind::none) {
-          // The origin closed its idle connection as the request went out: once more, fresh.
+        if ((gone || r.status == net::HeadStatus::failed) && reused && p.request.body == http1::BodyKind::none) {
+          // The origin closed its idle connection (the exit ended the stream) as the request
+          // went out: once more, on a fresh stream.
           spdlog::debug("socks {}: {} closed the kept connection; asking again", peer, target);
           up.drop();
           auto o = co_await open_via_exit(c, s, target, head);

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from harness import Proc, Relay  # noqa: E402
 
-ORIGIN_A, ORIGIN_B = "127.0.0.12", "127.0.0.13"
+ORIGIN_A, ORIGIN_B, ORIGIN_ONE = "127.0.0.12", "127.0.0.13", "127.0.0.14"
 
 
 class Origin:
@@ -111,15 +111,51 @@ class Origin:
         self.srv.shutdown()
 
 
+class OneShotOrigin:
+    """Answers one request per connection as if keep-alive (HTTP/1.1, Content-Length, no
+    Connection: close), then closes: the proxy must not hand the next request to a dead stream."""
+
+    def __init__(self, host):
+        self.sock = socket.socket()
+        self.sock.bind((host, 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            data = b""
+            while b"\r\n\r\n" not in data:
+                d = c.recv(4096)
+                if not d:
+                    break
+                data += d
+            path = data.split(b" ", 2)[1] if data.count(b" ") >= 2 else b"?"
+            body = b"one-shot " + path
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            c.close()
+
+    def close(self):
+        self.sock.close()
+
+
 class SocksHttp(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.relay = Relay()
         cls.a = Origin(ORIGIN_A)
         cls.b = Origin(ORIGIN_B)
+        cls.one = OneShotOrigin(ORIGIN_ONE)
         agent = ["--relay", cls.relay.addr, "--token", cls.relay.token, "--relay-fingerprint", cls.relay.fingerprint]
         cls.exit = Proc(["exit", "office", "--allow-dest", f"{ORIGIN_A}:{cls.a.port}",
-                         "--allow-dest", f"{ORIGIN_B}:{cls.b.port}", "--inspect", "off", "--log", "stderr"] + agent)
+                         "--allow-dest", f"{ORIGIN_B}:{cls.b.port}", "--allow-dest", f"{ORIGIN_ONE}:{cls.one.port}",
+                         "--inspect", "off", "--log", "stderr"] + agent)
         cls.exit.wait_line(r"Exit exit://office allows ")
         cls.socks = Proc(["socks", "--listen", "127.0.0.1:0", "--via", "office"] + agent)
         cls.port = int(cls.socks.wait_line(r"SOCKS5 and HTTP proxy on 127\.0\.0\.1:(\d+)").group(1))
@@ -131,6 +167,7 @@ class SocksHttp(unittest.TestCase):
                 p.stop()
         cls.a.close()
         cls.b.close()
+        cls.one.close()
 
     def curl(self, *urls):
         args = ["curl", "-sS", "--max-time", "20", "-x", f"http://127.0.0.1:{self.port}"]
@@ -196,6 +233,16 @@ class SocksHttp(unittest.TestCase):
         self.assertEqual([(m, p) for m, p, _, _ in self.a.requests[-8:]],
                          [("GET", "/len"), ("POST", "/post"), ("POST", "/chunked-post"), ("HEAD", "/chunked-head"),
                           ("HEAD", "/len-head"), ("GET", "/204"), ("GET", "/304"), ("GET", "/close")])
+
+    def test_origin_that_closes_its_kept_connection(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+        u = f"http://{ORIGIN_ONE}:{self.one.port}"
+        for i in range(4):
+            c.request("GET", f"{u}/n{i}")
+            r = c.getresponse()
+            self.assertEqual((r.status, r.read()), (200, f"one-shot /n{i}".encode()))
+        c.close()
+        self.assertGreaterEqual(self.one.connections, 4)
 
     def test_connect_after_plain_requests(self):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=20)
