@@ -198,7 +198,10 @@ net::Task<void> serve_udp_associate(Connector& c, const SocksSettings& s, net::T
     co_return;
   }
   const std::string target = "udp";  // for logs
-  auto o = co_await open_via_exit(c, s, "", {}, "udp");
+  const std::string no_target;      // named: no temporaries in co_await arguments (GCC 12)
+  std::string transport = "udp";
+  const std::span<const std::uint8_t> no_data;
+  auto o = co_await open_via_exit(c, s, no_target, no_data, std::move(transport));
   if (o.error) {
     log_refusal(s, peer, target, *o.error);
     const auto rep = s5::encode_reply(socks_reply_for(*o.error));
@@ -364,10 +367,12 @@ net::Task<void> serve_http(Connector& c, const SocksSettings& s, net::TcpStream&
     local.shutdown_write();
   };
   Upstream up;
+  const std::function<void()> no_progress;  // named: no temporaries in co_await arguments (GCC 12)
+  const http1::Limits limits;
   for (bool first = true;; first = false) {
     std::optional<Deadline> idle;
     if (!first) idle.emplace(ex, kKeepAliveIdle, local, "idle between requests");
-    auto h = co_await creader.read_request(http1::Limits{});
+    auto h = co_await creader.read_request(limits);
     if (idle) idle->disarm();
     if (h.status == net::HeadStatus::eof || h.status == net::HeadStatus::failed) break;
     if (h.status == net::HeadStatus::bad) {
@@ -442,7 +447,7 @@ net::Task<void> serve_http(Connector& c, const SocksSettings& s, net::TcpStream&
     }
     if (p.request.body != http1::BodyKind::none) {
       http1::BodyFramer framer(p.request.body, p.request.content_length);
-      auto b = co_await creader.copy_body(framer, *up.stream);
+      auto b = co_await creader.copy_body(framer, *up.stream, no_progress);
       if (!b) {
         spdlog::info("socks {}: request body to {}: {}", peer, target, b.error().message);
         up.drop();
@@ -453,7 +458,7 @@ net::Task<void> serve_http(Connector& c, const SocksSettings& s, net::TcpStream&
     // The response: interim ones (100, 103) pass, then the final one with its body.
     bool done = false, keep = false;
     for (;;) {
-      auto r = co_await up.reader->read_response(p.request.method, http1::Limits{});
+      auto r = co_await up.reader->read_response(p.request.method, limits);
       if (r.status != net::HeadStatus::ok) {
         const bool gone = r.status == net::HeadStatus::eof;
         if ((gone || r.status == net::HeadStatus::failed) && reused && p.request.body == http1::BodyKind::none) {
@@ -517,7 +522,8 @@ net::Task<void> serve_http(Connector& c, const SocksSettings& s, net::TcpStream&
       if (!client_keep) rh.fields.set("Connection", "close");
       const auto text = http1::serialize(rh);
       http1::BodyFramer framer(rh.body, rh.content_length);
-      auto b = co_await up.reader->copy_body(framer, local, {}, net::bytes_of(text));
+      const auto head_bytes = net::bytes_of(text);
+      auto b = co_await up.reader->copy_body(framer, local, no_progress, head_bytes);
       if (!b) {
         spdlog::info("socks {}: response body from {}: {}", peer, target, b.error().message);
         up.drop();
