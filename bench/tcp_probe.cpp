@@ -5,6 +5,13 @@
 //   tcp_probe connrate HOST PORT [--seconds N]   connect + 1-byte echo + close, repeated -> JSON
 //   tcp_probe hold HOST PORT --count N           N connections, one echo each, held until stdin
 //                                                closes or SIGINT/SIGTERM; prints "holding N"
+//   tcp_probe sink-server PORT [--bind ADDR]     reads and discards 'x' bytes; at an 'E' (or EOF)
+//                                                sends the byte count (8 bytes, big-endian), closes
+//   tcp_probe throughput HOST PORT [--seconds N] one stream of 256 KiB writes of 'x' to a
+//                                                sink-server for N s, then 'E' (no half-close: some
+//                                                proxies cannot); Gbit/s by the sink's count -> JSON
+// pingpong, connrate and throughput take --socks5 PROXY_HOST:PORT: each connection is then a
+// SOCKS5 CONNECT (no authentication) through that proxy to HOST:PORT (HOST an IPv4 address).
 // Every socket has TCP_NODELAY; RLIMIT_NOFILE is raised to the hard limit. Exit status: 0 ok,
 // 1 runtime failure, 2 usage error.
 #include <arpa/inet.h>
@@ -21,6 +28,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -38,6 +46,7 @@ constexpr int kIoTimeoutSec = 10;
 
 struct Args {
   std::string mode, host = "127.0.0.1", port, bind = "127.0.0.1";
+  std::string socks5;  // PROXY_HOST:PORT, "" for none
   double seconds = 10;
   long count = 0;
   long batch = 200;
@@ -47,7 +56,10 @@ struct Args {
   std::fprintf(stderr,
                "tcp_probe: %s\nusage: tcp_probe echo-server PORT [--bind ADDR]\n"
                "       tcp_probe pingpong|connrate HOST PORT [--seconds N]\n"
-               "       tcp_probe hold HOST PORT --count N [--batch B]\n",
+               "       tcp_probe hold HOST PORT --count N [--batch B]\n"
+               "       tcp_probe sink-server PORT [--bind ADDR]\n"
+               "       tcp_probe throughput HOST PORT [--seconds N]\n"
+               "       (pingpong, connrate, throughput: [--socks5 PROXY_HOST:PORT])\n",
                msg);
   std::exit(2);
 }
@@ -81,16 +93,18 @@ Args parse_args(int argc, char** argv) {
       a.batch = std::max(1L, static_cast<long>(to_number(argv[++i], "bad --batch")));
     } else if (s == "--bind" && has_value) {
       a.bind = argv[++i];
+    } else if (s == "--socks5" && has_value) {
+      a.socks5 = argv[++i];
     } else if (s.starts_with("--")) {
       usage("unknown flag or missing value");
     } else {
       pos.emplace_back(s);
     }
   }
-  if (a.mode == "echo-server") {
-    if (pos.size() != 1) usage("echo-server takes PORT");
+  if (a.mode == "echo-server" || a.mode == "sink-server") {
+    if (pos.size() != 1) usage("echo-server / sink-server take PORT");
     a.port = pos[0];
-  } else if (a.mode == "pingpong" || a.mode == "connrate" || a.mode == "hold") {
+  } else if (a.mode == "pingpong" || a.mode == "connrate" || a.mode == "hold" || a.mode == "throughput") {
     if (pos.size() != 2) usage("HOST PORT expected");
     a.host = pos[0];
     a.port = pos[1];
@@ -145,6 +159,74 @@ int dial(const addrinfo* ai) {
   return fd;
 }
 
+bool recv_all(int fd, void* p, size_t n) {
+  auto* c = static_cast<char*>(p);
+  while (n > 0) {
+    ssize_t r = recv(fd, c, n, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      if (r == 0) errno = ECONNRESET;
+      return false;
+    }
+    c += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+// Where connections go: HOST:PORT itself, or the SOCKS5 proxy (--socks5) that is asked for it.
+struct Route {
+  addrinfo* ai = nullptr;  // what to dial
+  bool socks = false;
+  unsigned char request[10] = {5, 1, 0, 1};  // CONNECT to an IPv4 address
+};
+
+Route route_for(const Args& a) {
+  Route r;
+  if (a.socks5.empty()) {
+    r.ai = resolve(a.host, a.port, false);
+    return r;
+  }
+  const auto colon = a.socks5.rfind(':');
+  if (colon == std::string::npos) usage("--socks5 takes PROXY_HOST:PORT");
+  in_addr v4{};
+  if (inet_pton(AF_INET, a.host.c_str(), &v4) != 1) usage("through --socks5, HOST must be an IPv4 address");
+  long port = std::strtol(a.port.c_str(), nullptr, 10);
+  if (port <= 0 || port > 65535) usage("bad PORT");
+  r.socks = true;
+  std::memcpy(r.request + 4, &v4, 4);
+  r.request[8] = static_cast<unsigned char>(port >> 8);
+  r.request[9] = static_cast<unsigned char>(port & 0xff);
+  r.ai = resolve(a.socks5.substr(0, colon), a.socks5.substr(colon + 1), false);
+  return r;
+}
+
+// dial(), then the SOCKS5 greeting and CONNECT when the route has a proxy.
+int dial_route(const Route& r) {
+  int fd = dial(r.ai);
+  if (fd < 0 || !r.socks) return fd;
+  const unsigned char hello[3] = {5, 1, 0};
+  unsigned char m[2], rep[4];
+  bool ok = send(fd, hello, 3, MSG_NOSIGNAL) == 3 && recv_all(fd, m, 2) && m[0] == 5 && m[1] == 0 &&
+            send(fd, r.request, sizeof r.request, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof r.request) &&
+            recv_all(fd, rep, 4) && rep[1] == 0;
+  if (ok) {  // BND.ADDR and BND.PORT: their size by ATYP
+    unsigned char rest[258];
+    size_t n = rep[3] == 1 ? 6 : rep[3] == 4 ? 18 : 0;
+    if (rep[3] == 3) {
+      ok = recv_all(fd, rest, 1);
+      n = static_cast<size_t>(rest[0]) + 2;
+    }
+    ok = ok && n > 0 && recv_all(fd, rest, n);
+  }
+  if (!ok) {
+    close(fd);
+    errno = ECONNREFUSED;
+    return -1;
+  }
+  return fd;
+}
+
 // Sends one byte and waits for it to come back. False (errno set, or 0 on EOF) on failure.
 bool echo_byte(int fd, char c = 'x') {
   ssize_t n;
@@ -182,9 +264,9 @@ void print_stats(const char* mode, std::vector<double>& us, double wall_s, long 
 }
 
 int run_pingpong(const Args& a) {
-  addrinfo* ai = resolve(a.host, a.port, false);
-  int fd = dial(ai);
-  freeaddrinfo(ai);
+  Route route = route_for(a);
+  int fd = dial_route(route);
+  freeaddrinfo(route.ai);
   if (fd < 0) die("connect");
   for (int i = 0; i < 200; ++i)  // warm-up: session set-up, caches, first-use allocations
     if (!echo_byte(fd)) die("warm-up echo");
@@ -204,7 +286,7 @@ int run_pingpong(const Args& a) {
 }
 
 int run_connrate(const Args& a) {
-  addrinfo* ai = resolve(a.host, a.port, false);
+  Route route = route_for(a);
   std::vector<double> us;
   us.reserve(1 << 18);
   long errors = 0, consecutive = 0;
@@ -212,7 +294,7 @@ int run_connrate(const Args& a) {
   auto end = start + std::chrono::duration<double>(a.seconds);
   while (Clock::now() < end) {
     auto t0 = Clock::now();
-    int fd = dial(ai);
+    int fd = dial_route(route);
     bool ok = fd >= 0 && echo_byte(fd);
     auto t1 = Clock::now();
     if (fd >= 0) close(fd);
@@ -228,7 +310,7 @@ int run_connrate(const Args& a) {
       break;
     }
   }
-  freeaddrinfo(ai);
+  freeaddrinfo(route.ai);
   print_stats("connrate", us, std::chrono::duration<double>(Clock::now() - start).count(), errors);
   return 0;
 }
@@ -291,6 +373,65 @@ int run_hold(const Args& a) {
   for (int fd : fds) close(fd);
   std::printf("released %zu\n", fds.size());
   return 0;
+}
+
+// --- throughput: one stream to a sink-server, counted by the sink.
+int run_throughput(const Args& a) {
+  Route route = route_for(a);
+  int fd = dial_route(route);
+  freeaddrinfo(route.ai);
+  if (fd < 0) die("connect");
+  timeval tv{60, 0};  // the sink's count comes after everything queued has drained
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::vector<char> buf(256 * 1024, 'x');
+  auto start = Clock::now();
+  auto end = start + std::chrono::duration<double>(a.seconds);
+  while (Clock::now() < end) {
+    ssize_t w = send(fd, buf.data(), buf.size(), MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) die("send");
+  }
+  const char last = 'E';  // the end: the sink answers its count
+  if (send(fd, &last, 1, MSG_NOSIGNAL) != 1) die("send");
+  unsigned char c[8];
+  if (!recv_all(fd, c, 8)) die("the sink's count");
+  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  close(fd);
+  std::uint64_t bytes = 0;
+  for (unsigned char b : c) bytes = (bytes << 8) | b;
+  std::printf("{\"mode\":\"throughput\",\"bytes\":%llu,\"seconds\":%.3f,\"gbit_s\":%.3f}\n",
+              static_cast<unsigned long long>(bytes), secs, static_cast<double>(bytes) * 8 / secs / 1e9);
+  return 0;
+}
+
+// --- sink server: a thread per connection, reads and discards, answers the count at EOF.
+[[noreturn]] void run_sink(int lfd) {
+  for (;;) {
+    int fd = accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) {
+        pollfd pf{lfd, POLLIN, 0};
+        poll(&pf, 1, -1);
+        continue;
+      }
+      die("accept");
+    }
+    std::thread([fd] {
+      std::vector<char> buf(256 * 1024);
+      std::uint64_t total = 0;
+      for (;;) {
+        ssize_t r = recv(fd, buf.data(), buf.size(), 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        total += static_cast<std::uint64_t>(r);
+        if (buf[static_cast<size_t>(r) - 1] == 'E') break;  // every byte before it is 'x'
+      }
+      unsigned char c[8];
+      for (int i = 7; i >= 0; --i, total >>= 8) c[i] = static_cast<unsigned char>(total & 0xff);
+      (void)send(fd, c, 8, MSG_NOSIGNAL);
+      close(fd);
+    }).detach();
+  }
 }
 
 // --- echo server: one epoll thread, level-triggered, 64 KiB reads, pending bytes kept per fd.
@@ -401,5 +542,7 @@ int main(int argc, char** argv) {
   if (a.mode == "echo-server") EchoServer(listen_on(a)).run();
   if (a.mode == "pingpong") return run_pingpong(a);
   if (a.mode == "connrate") return run_connrate(a);
+  if (a.mode == "throughput") return run_throughput(a);
+  if (a.mode == "sink-server") run_sink(listen_on(a));
   return run_hold(a);
 }

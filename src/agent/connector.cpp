@@ -106,7 +106,7 @@ void Connector::on_control(std::string_view message) {
 
 net::Task<Result<std::shared_ptr<session::MuxStream>>> Connector::open(std::string name,
                                                                        std::chrono::milliseconds timeout,
-                                                                       std::string target) {
+                                                                       std::string target, std::string transport) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   asio::steady_timer wake(io_, deadline);
   wake.async_wait([this](const net::error_code& ec) {
@@ -122,6 +122,7 @@ net::Task<Result<std::shared_ptr<session::MuxStream>>> Connector::open(std::stri
   }
   proto::OpenMeta meta{std::move(name), "", "connect"};
   meta.target = std::move(target);
+  meta.transport = std::move(transport);
   co_return session_->open_stream(proto::encode(meta));
 }
 

@@ -29,9 +29,10 @@ class Connector {
 
   // A stream to the private endpoint `name`: waits up to `timeout` for a session. A refusal by
   // the relay (forbidden, no agent) arrives as the stream's first read error.
-  // `target` (HOST:PORT): the destination an exit is asked to connect to (porthole socks).
+  // `target` (HOST:PORT): the destination an exit is asked to connect to (porthole socks);
+  // `transport` "udp": a UDP association with the exit instead (no target).
   net::Task<Result<std::shared_ptr<session::MuxStream>>> open(std::string name, std::chrono::milliseconds timeout,
-                                                              std::string target = {});
+                                                              std::string target = {}, std::string transport = {});
   bool connected() const { return session_ && !session_->closed(); }
   const std::string& last_error() const { return last_error_; }
   bool auth_refused() const { return auth_refused_; }

@@ -16,6 +16,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent/exit_udp.hpp"
 #include "agent/tunnel.hpp"
 #include "core/hostname.hpp"
 #include "core/metrics.hpp"
@@ -167,6 +168,10 @@ void refuse(session::MuxStream& stream, const std::string& tunnel, const proto::
 }  // namespace
 
 net::Task<void> serve_exit(std::shared_ptr<session::MuxStream> stream, TunnelState& t, proto::OpenMeta meta) {
+  if (meta.transport == "udp") {  // a SOCKS5 UDP association (exit_udp.cpp)
+    co_await serve_exit_udp(std::move(stream), t, std::move(meta));
+    co_return;
+  }
   const auto& name = t.config.private_name.empty() ? t.config.name : t.config.private_name;
   if (meta.target.empty()) {
     refuse(*stream, name, meta, "bad_target", "no destination in the stream's OPEN (use porthole socks)");

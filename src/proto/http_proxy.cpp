@@ -23,9 +23,15 @@ Parsed parse(std::span<const std::uint8_t> in) {
   auto h = http1::parse_request(in);
   if (h.status == http1::ParseStatus::incomplete) return {};
   if (h.status == http1::ParseStatus::error) return fail(h.error.status, h.error.message);
-  auto& head = h.head;
+  return from_head(std::move(h.head), h.head_size);
+}
+
+Parsed from_head(http1::RequestHead head, std::size_t head_size) {
   Parsed p;
-  p.head_size = h.head_size;
+  p.head_size = head_size;
+  p.request.method = head.method;
+  p.request.body = head.body;
+  p.request.content_length = head.content_length;
   if (const auto* a = head.fields.get("Proxy-Authorization")) p.request.proxy_authorization = *a;
   p.request.host = head.host;
   if (head.host.size() > 2 && head.host.front() == '[') p.request.host = head.host.substr(1, head.host.size() - 2);
@@ -52,7 +58,7 @@ Parsed parse(std::span<const std::uint8_t> in) {
     head.fields.remove("Connection");
     head.fields.remove("Keep-Alive");
     head.fields.set("Host", authority);
-    head.fields.set("Connection", "close");
+    if (!head.keep_alive) head.fields.set("Connection", "close");  // else HTTP/1.1's default: keep-alive
     p.request.forward_head = http1::serialize(head);
   }
   unsigned port = 80;

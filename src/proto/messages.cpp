@@ -191,6 +191,7 @@ std::string encode(const OpenMeta& meta) {
   if (!meta.kind.empty()) j["kind"] = meta.kind;
   if (!meta.dest.empty()) j["dest"] = meta.dest;
   if (!meta.target.empty()) j["target"] = meta.target;
+  if (!meta.transport.empty()) j["transport"] = meta.transport;
   return j.dump();
 }
 
@@ -199,7 +200,7 @@ Result<OpenMeta> decode_open(std::string_view text) {
   if (!j) return make_error("OPEN metadata: {}", j.error().message);
   Reader r(*j);
   OpenMeta m{r.str("tunnel"), r.str("visitor", false), r.str("kind", false), r.str("dest", false),
-             r.str("target", false)};
+             r.str("target", false), r.str("transport", false)};
   if (!r.error().empty()) return make_error("OPEN metadata: {}", r.error());
   return m;
 }

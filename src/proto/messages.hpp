@@ -122,6 +122,10 @@ struct OpenMeta {
   // HOST a name the exit resolves, or an address). Client -> relay on a "connect" stream, and
   // relay -> the exit agent as given. "" on every other stream.
   std::string target = {};
+  // "udp" on an exit stream that is a SOCKS5 UDP association instead of one TCP connection (no
+  // `target`: each DATAGRAM frame names its own destination in a SOCKS UDP header). Client ->
+  // relay on a "connect" stream, and relay -> the exit agent as given. "" otherwise.
+  std::string transport = {};
 };
 std::string encode(const OpenMeta& meta);
 Result<OpenMeta> decode_open(std::string_view json);

@@ -159,7 +159,7 @@ void AgentConn::on_stream(std::shared_ptr<session::MuxStream> stream, std::strin
     return stream->reset(make_error(Errc::protocol, "the relay accepts only \"connect\" streams, not '{}'", meta->kind));
   }
   join_connect(relay_.registry(), relay_.store(), token_, fmt::format("{} ({})", name_, address_), std::move(stream),
-               meta->tunnel, meta->target);
+               meta->tunnel, meta->target, meta->transport);
 }
 
 void AgentConn::on_probe(const proto::Probe& probe) {

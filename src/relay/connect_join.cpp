@@ -12,6 +12,7 @@
 namespace porthole::relay {
 
 namespace asio = net::asio;
+using namespace asio::experimental::awaitable_operators;
 
 namespace {
 
@@ -37,8 +38,24 @@ metrics::Gauge& open_gauge() {
   return g;
 }
 
+// A UDP association's datagrams, one direction, until either stream ends (passed on).
+net::Task<void> datagrams_one_way(std::shared_ptr<session::MuxStream> from, std::shared_ptr<session::MuxStream> to) {
+  for (;;) {
+    auto d = co_await from->read_datagram();
+    if (!d) {
+      to->reset(d.error());
+      co_return;
+    }
+    if (!*d) {
+      to->abort("the association ended");
+      co_return;
+    }
+    (void)to->send_datagram(**d);  // dropped and counted by the session when it cannot go now
+  }
+}
+
 net::Task<void> join(std::shared_ptr<session::MuxStream> client, std::shared_ptr<session::MuxStream> agent,
-                     Pick pick, std::string label, bool exit) {
+                     Pick pick, std::string label, bool exit, bool udp) {
   open_gauge().add(1);
   if (exit) {
     // The exit's answer (0x00, or a RESET whose code says why: forbidden, refused, ...) is
@@ -58,6 +75,14 @@ net::Task<void> join(std::shared_ptr<session::MuxStream> client, std::shared_ptr
       }
     }
   }
+  if (udp) {
+    auto up = datagrams_one_way(client, agent);
+    auto down = datagrams_one_way(agent, client);
+    co_await (std::move(up) && std::move(down));
+    open_gauge().add(-1);
+    spdlog::debug("connect {}: UDP association done", label);
+    co_return;
+  }
   auto r = co_await net::pump(*client, *agent);
   open_gauge().add(-1);
   spdlog::debug("connect {}: done: {} bytes to the agent, {} back{}{}", label, r.a_to_b, r.b_to_a,
@@ -68,7 +93,14 @@ net::Task<void> join(std::shared_ptr<session::MuxStream> client, std::shared_ptr
 }  // namespace
 
 void join_connect(EndpointRegistry& registry, Store& store, const TokenRecord& token, const std::string& client,
-                  std::shared_ptr<session::MuxStream> stream, std::string_view name, std::string_view target) {
+                  std::shared_ptr<session::MuxStream> stream, std::string_view name, std::string_view target,
+                  std::string_view transport) {
+  if (!transport.empty() && transport != "udp") {
+    connects("no_endpoint").inc();
+    return stream->reset(make_error(Errc::protocol, "unknown transport '{}'", transport));
+  }
+  const bool udp = transport == "udp";
+  const bool to_exit = udp || !target.empty();
   auto norm = normalize_private_name(name);
   if (!norm) {
     connects("no_endpoint").inc();
@@ -87,9 +119,9 @@ void join_connect(EndpointRegistry& registry, Store& store, const TokenRecord& t
                                     "`--allow-connect`)",
                                     *norm));
   }
-  if (ep && is_exit_endpoint(*ep) != !target.empty()) {
+  if (ep && is_exit_endpoint(*ep) != to_exit) {
     connects("no_endpoint").inc();
-    return stream->reset(target.empty()
+    return stream->reset(!to_exit
                              ? make_error(Errc::no_such_tunnel, "{} is an exit: use `porthole socks --via {}`", *norm, *norm)
                              : make_error(Errc::no_such_tunnel, "{} is a private endpoint, not an exit (porthole exit)", *norm));
   }
@@ -105,6 +137,7 @@ void join_connect(EndpointRegistry& registry, Store& store, const TokenRecord& t
   }
   proto::OpenMeta meta{pick->tunnel(), client, ""};
   meta.target = std::string(target);
+  meta.transport = std::string(transport);
   auto out = pick->session().open_stream(proto::encode(meta));
   if (!out) {
     connects("no_endpoint").inc();
@@ -117,8 +150,8 @@ void join_connect(EndpointRegistry& registry, Store& store, const TokenRecord& t
   asio::co_spawn(
       ex,
       [c = std::move(stream), a = std::move(*out), p = std::move(*pick), label = client + " -> " + *norm,
-       exit = !target.empty()]() mutable {
-        return join(std::move(c), std::move(a), std::move(p), std::move(label), exit);
+       exit = to_exit, udp]() mutable {
+        return join(std::move(c), std::move(a), std::move(p), std::move(label), exit, udp);
       },
       asio::detached);
 }

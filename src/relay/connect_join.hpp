@@ -20,8 +20,10 @@ namespace porthole::relay {
 // forbidden (the token may not reach the name), no_such_tunnel (no agent serves it now).
 // `target` (HOST:PORT) is for exits (exit_endpoint.hpp): passed on in the OPEN to the exit
 // agent, which checks and connects; a stream with a target reaches only an exit, one without
-// only a plain private endpoint.
+// only a plain private endpoint. `transport` "udp": a SOCKS5 UDP association with an exit (no
+// target; the streams' DATAGRAM frames are passed on both ways, each naming its destination).
 void join_connect(EndpointRegistry& registry, Store& store, const TokenRecord& token, const std::string& client,
-                  std::shared_ptr<session::MuxStream> stream, std::string_view name, std::string_view target = {});
+                  std::shared_ptr<session::MuxStream> stream, std::string_view name, std::string_view target = {},
+                  std::string_view transport = {});
 
 }  // namespace porthole::relay

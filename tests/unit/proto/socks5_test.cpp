@@ -103,7 +103,21 @@ TEST(HttpProxy, AbsoluteForm) {
   EXPECT_EQ(p.request.port, 8080);
   EXPECT_EQ(p.request.forward_head.rfind("GET /a?b=1 HTTP/1.1\r\n", 0), 0u) << p.request.forward_head;
   EXPECT_EQ(p.request.forward_head.find("Proxy-"), std::string::npos);
-  EXPECT_NE(p.request.forward_head.find("Connection: close\r\n"), std::string::npos);
+  // Keep-alive: no Connection field (HTTP/1.1's default), the client connection goes on.
+  EXPECT_EQ(p.request.forward_head.find("Connection"), std::string::npos) << p.request.forward_head;
+  EXPECT_TRUE(p.request.keep_alive);
+  EXPECT_EQ(p.request.method, "GET");
+  auto c = http_proxy::parse(bytes("POST http://web.test/u HTTP/1.1\r\nHost: web.test\r\nConnection: close\r\n"
+                                   "Content-Length: 3\r\n\r\nabc"));
+  ASSERT_EQ(c.status, http1::ParseStatus::complete) << c.error;
+  EXPECT_FALSE(c.request.keep_alive);
+  EXPECT_NE(c.request.forward_head.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_EQ(c.request.body, http1::BodyKind::length);
+  EXPECT_EQ(c.request.content_length, 3u);
+  auto old = http_proxy::parse(bytes("GET http://web.test/ HTTP/1.0\r\n\r\n"));
+  ASSERT_EQ(old.status, http1::ParseStatus::complete) << old.error;
+  EXPECT_FALSE(old.request.keep_alive);
+  EXPECT_NE(old.request.forward_head.find("Connection: close\r\n"), std::string::npos);
   auto q = http_proxy::parse(bytes("GET http://web.test HTTP/1.1\r\nHost: web.test\r\n\r\n"));
   ASSERT_EQ(q.status, http1::ParseStatus::complete) << q.error;
   EXPECT_EQ(q.request.port, 80);
