@@ -125,7 +125,7 @@ class JwtTest(CheckedProcesses, unittest.TestCase):
     def setUp(self):
         super().setUp()
         self.jwks = JwksServer()
-        self.relay = Relay(extra=["--jwks-ca", self.jwks.cert])
+        self.relay = Relay(extra=["--jwks-ca", self.jwks.cert, "--policy-fetch-allow", "127.0.0.0/8"])
         self.origin = RecordingOrigin("app")
         self.policy = write_policy(self.jwks.url)
         a = start_agent(self.relay, self.origin.addr, "--policy", self.policy)
