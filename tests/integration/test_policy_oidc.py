@@ -231,6 +231,29 @@ class OidcTest(CheckedProcesses, unittest.TestCase):
         self.assertEqual(st, 200, body)
 
 
+    @unittest.skipUnless(os.path.exists("/usr/bin/chromium") and
+                         os.path.isdir(os.path.join(JS, "node_modules", "playwright-core")), "no chromium/playwright-core")
+    def test_login_in_chromium(self):
+        port = self.relay.https_port
+        url = f"https://{self.host}:{port}/private/browser"
+        out = subprocess.run([NODE, os.path.join(JS, "oidc_browser.js"), url,
+                              f"https://{self.host}:{port}/.porthole/oidc/logout"], capture_output=True, text=True,
+                             timeout=scaled(90))
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        self.assertEqual((r["first_status"], r["first_url"]), (200, url), r)
+        self.assertEqual((r["authorize"], r["callback"]), (2, 2), r)  # logged in twice: before and after logout
+        session = [c for c in r["cookies"] if c["name"] == "porthole_session"]
+        self.assertEqual(len(session), 1, r)
+        self.assertEqual((session[0]["httpOnly"], session[0]["secure"], session[0]["sameSite"], session[0]["path"]),
+                         (True, True, "Lax", "/"), r)
+        self.assertEqual(r["logout_type"], "opaqueredirect", r)  # the 302
+        self.assertNotIn("porthole_session", r["after_logout_cookies"], r)
+        self.assertEqual((r["again_status"], r["again_url"]), (200, url), r)
+        reqs = [q for q in self.origin.requests if q.target == "/private/browser"]
+        self.assertEqual([q.header("X-Porthole-User") for q in reqs], ["alice@example.com"] * 2)
+
+
 def seal(key, host, claims):
     """A session cookie sealed like policy::CookieSealer (AES-256-GCM, the host as AAD), by node."""
     js = ("const c=require('crypto');const [k,h,p]=process.argv.slice(1);const n=c.randomBytes(12);"
