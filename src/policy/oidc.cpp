@@ -38,6 +38,27 @@ std::optional<std::string_view> cookie(const Input& in, std::string_view name) {
   return std::nullopt;
 }
 
+std::string login_cookie_name(const OidcSpec& spec);
+
+// Every cookie of the request but the action's session and login cookies, as one Cookie value.
+std::string other_cookies(const Input& in, const OidcSpec& spec) {
+  const auto login = login_cookie_name(spec);
+  std::string out;
+  for (const auto& h : in.headers) {
+    if (!iequals(h.name, "Cookie")) continue;
+    std::string_view rest = h.value;
+    while (!rest.empty()) {
+      const auto semi = rest.find(';');
+      const auto item = trim_ows(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+      const auto name = item.substr(0, item.find('='));
+      if (item.empty() || name == spec.cookie_name || name == login) continue;
+      out += fmt::format("{}{}", out.empty() ? "" : "; ", item);
+    }
+  }
+  return out;
+}
+
 int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -269,6 +290,10 @@ bool run_oidc(const std::shared_ptr<const OidcSpec>& sp, const Input& in, Decisi
       d.identity = s->email.empty() ? s->subject : s->email;
       d.remove_headers.push_back(spec.email_header);
       if (!s->email.empty()) d.add_headers.push_back({spec.email_header, s->email});
+      // The relay's own cookies stay at the relay: the upstream gets the visitor's others.
+      const auto rest = other_cookies(in, spec);
+      d.remove_headers.push_back("Cookie");
+      if (!rest.empty()) d.add_headers.push_back({"Cookie", rest});
       return true;
     }
   }

@@ -154,6 +154,7 @@ class OidcTest(CheckedProcesses, unittest.TestCase):
         self.assertEqual(reqs[0].header("X-Porthole-User"), "alice@example.com")
         self.assertEqual(reqs[0].header("X-Porthole-Email"), "alice@example.com")
         self.assertEqual(len(reqs[0].headers_named("X-Porthole-User")), 1)  # the forged one is gone
+        self.assertNotIn("porthole_session", reqs[0].header("Cookie", ""))  # the relay's cookies stay there
         # The session works without a new login, for any path; a non-browser client too.
         st, headers, _, _ = self.curl("/other", follow=False, browser=False)
         self.assertEqual(st, 200, headers)

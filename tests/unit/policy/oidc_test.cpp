@@ -181,8 +181,10 @@ TEST(Oidc, LoginRedirectCallbackSessionLogout) {
   d = f.run("/docs", {{"Cookie", "a=b; porthole_session=" + session}, {"X-Porthole-Email", "forged"}});
   EXPECT_TRUE(d.allow) << d.reason;
   EXPECT_EQ(d.identity, "bob@example.com");
-  ASSERT_EQ(d.add_headers.size(), 1u);
+  ASSERT_EQ(d.add_headers.size(), 2u);
   EXPECT_EQ(d.add_headers[0].value, "bob@example.com");
+  EXPECT_EQ(d.add_headers[1].name, "Cookie");  // the session cookie stays at the relay
+  EXPECT_EQ(d.add_headers[1].value, "a=b");
   EXPECT_EQ(f.run("/docs", {{"Cookie", "porthole_session=" + session + "x"}}).counter, "oidc_session_invalid");
   const auto old = f.prov->sealer->seal({"sub-1", "bob@example.com", 1000000}, "app.example.com");
   EXPECT_EQ(f.run("/docs", {{"Cookie", "porthole_session=" + old}}).counter, "oidc_session_invalid");
