@@ -18,8 +18,7 @@ std::shared_ptr<policy::Policy> make_policy() {
   auto p = config::parse_policy(R"(
 [[on_http_request]]
 name = "login"
-actions = [{ type = "oidc", issuer = "https://idp.example.com", client_id = "app", client_secret = "s",
-             allowed_domains = ["example.com"] }]
+actions = [{ type = "oidc", issuer = "https://idp.example.com", client_id = "app", client_secret = "s", allowed_domains = ["example.com"] }]
 )", "fuzz");
   if (!p) std::abort();
   auto& prov = (*p)->phases[1][0].actions[0].oidc->provider;
