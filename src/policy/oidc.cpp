@@ -4,6 +4,8 @@
 
 #include <openssl/crypto.h>
 
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 
 #include "core/ascii.hpp"
@@ -12,8 +14,6 @@
 namespace porthole::policy {
 
 namespace {
-
-std::int64_t mono_to_ms(std::int64_t v) { return v; }
 
 const HeaderRef* header(const Input& in, std::string_view name) {
   for (const auto& h : in.headers) {
@@ -204,7 +204,7 @@ bool OidcProvider::begin_fetch(std::int64_t now_ms) {
   std::lock_guard lock(mu_);
   if (discovery_ || in_flight_ || (last_attempt_ms_ >= 0 && now_ms - last_attempt_ms_ < 10000)) return false;
   in_flight_ = true;
-  last_attempt_ms_ = mono_to_ms(now_ms);
+  last_attempt_ms_ = now_ms;
   return true;
 }
 void OidcProvider::fetch_done(OidcDiscovery d) {
