@@ -24,6 +24,9 @@ struct Request {
   std::string url;
   std::string body;    // a JWS (application/jose+json) for POST
   std::string accept;  // e.g. application/pem-certificate-chain
+  // Policy fetches (relay/policy_fetch.cpp): a form POST to an OIDC token endpoint.
+  std::string content_type = {};   // POST: "" = application/jose+json
+  std::string authorization = {};  // an Authorization header (client_secret_basic)
 };
 
 struct Response {

@@ -77,7 +77,14 @@ net::Task<Result<Response>> HttpsClient::fetch(const Request& req) {
   asio::ip::tcp::resolver resolver(ex_);
   auto [rec, results] = co_await resolver.async_resolve(url->host, url->port, net::use_nothrow);
   if (rec) co_return make_error(Errc::refused, "resolve {}: {}", url->host, rec.message());
-  auto [cec, ep] = co_await beast::get_lowest_layer(stream).async_connect(results, net::use_nothrow);
+  std::vector<asio::ip::tcp::endpoint> endpoints;
+  for (const auto& e : results) endpoints.push_back(e.endpoint());
+  if (check_) {
+    auto ok = check_(url->host, endpoints);
+    if (!ok) co_return ok.error();
+    if (endpoints.empty()) co_return make_error(Errc::refused, "{}: no address to connect to", url->host);
+  }
+  auto [cec, ep] = co_await beast::get_lowest_layer(stream).async_connect(endpoints, net::use_nothrow);
   if (cec) co_return make_error(Errc::refused, "connect {}:{}: {}", url->host, url->port, cec.message());
   auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::client, net::use_nothrow);
   if (hec) co_return make_error("TLS with {}: {}", url->host, hec.message());
@@ -89,8 +96,9 @@ net::Task<Result<Response>> HttpsClient::fetch(const Request& req) {
   hreq.set(http::field::host, url->port == "443" ? url->host : url->host + ":" + url->port);
   hreq.set(http::field::user_agent, "porthole-acme");
   if (!req.accept.empty()) hreq.set(http::field::accept, req.accept);
+  if (!req.authorization.empty()) hreq.set(http::field::authorization, req.authorization);
   if (req.method == "POST") {
-    hreq.set(http::field::content_type, "application/jose+json");
+    hreq.set(http::field::content_type, req.content_type.empty() ? "application/jose+json" : req.content_type);
     hreq.body() = req.body;
   }
   hreq.keep_alive(false);

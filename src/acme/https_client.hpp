@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <vector>
 #include <memory>
 #include <string>
 
@@ -27,6 +29,12 @@ class HttpsClient {
   static Result<HttpsClient> create(net::Executor ex, const std::string& ca_file,
                                     std::chrono::seconds timeout = std::chrono::seconds(30));
   net::Task<Result<Response>> fetch(const Request& req);
+  // Checks what the URL's host resolved to before any connection (the relay's policy fetches
+  // refuse private destinations: relay/policy_fetch.cpp); the client then connects to exactly
+  // the endpoints left in the list, never resolving again. An error ends the fetch.
+  using AddressCheck =
+      std::function<Result<void>(const std::string& host, std::vector<net::asio::ip::tcp::endpoint>& endpoints)>;
+  void set_address_check(AddressCheck check) { check_ = std::move(check); }
 
  private:
   HttpsClient(net::Executor ex, std::shared_ptr<net::asio::ssl::context> ctx, std::chrono::seconds timeout)
@@ -34,6 +42,7 @@ class HttpsClient {
   net::Executor ex_;
   std::shared_ptr<net::asio::ssl::context> ctx_;
   std::chrono::seconds timeout_;
+  AddressCheck check_;
 };
 
 }  // namespace porthole::acme

@@ -1,6 +1,8 @@
 // porthole tcp|http TARGET: expose a local service through the relay. One function per kind
 // adds its own flags; the agent flags and the run are shared.
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <memory>
 
 #include "app/agent_options.hpp"
@@ -24,7 +26,8 @@ struct ExposeOptions {
   int upstream_proxy_protocol = 0;
   std::string private_name;  // tcp --private NAME
   std::string policy_file;  // --policy
-  policy::Sugar sugar;      // --allow-cidr, --deny-cidr, --basic-auth, --rate-limit
+  policy::Sugar sugar;      // --allow-cidr, --deny-cidr, --basic-auth, --rate-limit, --jwt-*, --oidc*
+  std::string jwks_file;    // --jwks-file
   bool allow_public = false;
   // the https listener (docs/tls.md)
   std::string terminate_at = "relay", tls_cert, tls_key, mtls_ca;
@@ -36,9 +39,13 @@ struct ExposeOptions {
 Result<std::string> policy_document(ExposeOptions o, const std::string& kind) {
   o.sugar.http = kind == "http";
   const auto& s = o.sugar;
-  if (o.policy_file.empty() && s.allow_cidr.empty() && s.deny_cidr.empty() && s.basic_auth.empty() &&
-      s.rate_limit.empty() && s.webhook.empty() && s.webhook_secret.empty()) {
-    return std::string();
+  if (o.policy_file.empty() && s.empty() && o.jwks_file.empty()) return std::string();
+  if (!o.jwks_file.empty()) {  // --jwks-file: read here, its keys travel in the Bind (public keys only)
+    std::ifstream in(o.jwks_file, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) return make_error("--jwks-file {}: cannot read it", o.jwks_file);
+    o.sugar.jwks = text.str();
   }
   auto p = o.policy_file.empty() ? config::parse_policy("", "flags", &o.sugar) : config::load_policy(o.policy_file, &o.sugar);
   if (!p) return p.error();
@@ -176,6 +183,19 @@ void add_expose(CLI::App& app, Run& run) {
   h->add_option("--verify-webhook", http->sugar.webhook,
                 "Verify signatures: stripe, github, slack, twilio, shopify, standard (svix) (401 otherwise)");
   h->add_option("--verify-webhook-secret", http->sugar.webhook_secret, "The webhook signing secret");
+  h->add_option("--jwt-issuer", http->sugar.jwt_issuer, "Require a JWT (Authorization: Bearer) from this issuer (iss)");
+  h->add_option("--jwt-audience", http->sugar.jwt_audience, "... for this audience (aud)");
+  h->add_option("--jwks-url", http->sugar.jwks_url, "... signed by a key of this https JWKS (fetched by the relay)");
+  h->add_option("--jwks-file", http->jwks_file, "... signed by a key of this JWKS file (sent with the tunnel)")
+      ->check(CLI::ExistingFile);
+  h->add_option("--jwt-secret", http->sugar.jwt_secret, "... signed HS256 with this secret (32+ bytes)");
+  h->add_option("--oidc", http->sugar.oidc_issuer,
+                "Require a browser login with this OpenID Connect issuer (https URL; the relay runs the login)");
+  h->add_option("--oidc-client-id", http->sugar.oidc_client_id, "The OIDC client id registered at the issuer");
+  h->add_option("--oidc-client-secret", http->sugar.oidc_client_secret, "The OIDC client secret");
+  h->add_option("--oidc-allow-domain", http->sugar.oidc_allow_domain,
+                "Let only verified e-mail addresses of this domain in (repeatable)");
+  h->add_option("--oidc-allow-user", http->sugar.oidc_allow_user, "Let this e-mail address or subject in (repeatable)");
   h->add_option("--subdomain", http->subdomain, "Ask for SUBDOMAIN.DOMAIN of the relay");
   h->add_option("--hostname", http->hostname, "Ask for this host name (a custom domain; *.example.com works)");
   h->add_option("--host-header", http->host_header,

@@ -83,6 +83,7 @@ int run_test(const TestOptions& o) {
   }
   for (const auto& [k, v] : hs) in.headers.push_back({k, v});
   in.ip = o.ip;
+  in.scheme = o.url.starts_with("https://") ? "https" : "http";  // as the visitor came (oidc, webhook URLs)
   in.method = o.method;
   in.host = host;
   in.target = target;
@@ -100,7 +101,8 @@ int run_test(const TestOptions& o) {
     print_decision(policy::decide(nullptr, p->get(), policy::Phase::tcp_connect, in, true), policy::Phase::tcp_connect);
     return 0;
   }
-  std::cout << "request " << o.method << " " << (host.empty() ? "" : "http://" + host) << target << " from " << o.ip
+  std::cout << "request " << o.method << " " << (host.empty() ? "" : std::string(in.scheme) + "://" + host) << target
+            << " from " << o.ip
             << "\n";
   const auto d = policy::decide(nullptr, p->get(), policy::Phase::http_request, in, true);
   print_decision(d, policy::Phase::http_request);

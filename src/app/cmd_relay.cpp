@@ -8,6 +8,7 @@
 #include "app/relay_runner.hpp"
 #include "config/config.hpp"
 #include "policy/cidr.hpp"
+#include "policy/fetch_check.hpp"
 #include "net/tls_server.hpp"
 
 namespace porthole::app {
@@ -21,6 +22,7 @@ struct RelayFlags {
   std::string upstream_timeout;
   std::string acme_directory, acme_email, acme_ca;
   std::string jwks_ca;
+  std::vector<std::string> policy_fetch_allow;
 };
 
 Result<config::RelayConfig> resolve(const RelayFlags& f) {
@@ -59,6 +61,8 @@ Result<config::RelayConfig> resolve(const RelayFlags& f) {
   set(f.acme_email, cfg.acme_email);
   set(f.acme_ca, cfg.acme_ca);
   set(f.jwks_ca, cfg.jwks_ca);
+  cfg.policy_fetch_allow.insert(cfg.policy_fetch_allow.end(), f.policy_fetch_allow.begin(), f.policy_fetch_allow.end());
+  if (auto r = policy::FetchAllow::parse(cfg.policy_fetch_allow); !r) return make_error("--policy-fetch-allow: {}", r.error().message);
   if (!cfg.acme_directory.empty() && cfg.acme_directory != "off" && !cfg.acme_directory.starts_with("https://")) {
     return make_error("--acme-directory: an https:// URL or off");
   }
@@ -125,7 +129,10 @@ void add_relay(CLI::App& app, Run& run) {
                   "ACME directory URL, or off (default: Let's Encrypt when --domain is a public name)");
   sub->add_option("--acme-email", f->acme_email, "Contact e-mail for the ACME account");
   sub->add_option("--acme-ca", f->acme_ca, "CA bundle to verify the ACME server with (default: system trust)");
-  sub->add_option("--jwks-ca", f->jwks_ca, "CA bundle to verify policies' jwks_url servers with (default: system trust)");
+  sub->add_option("--jwks-ca", f->jwks_ca,
+                  "CA bundle to verify the servers of policies' jwks_url and oidc issuers with (default: system trust)");
+  sub->add_option("--policy-fetch-allow", f->policy_fetch_allow,
+                  "Let policy fetches (JWKS, OIDC) reach this private/loopback CIDR (repeatable; default: public addresses only)");
   // porthole relay ca [--data DIR]: the local CA (made when missing) that signs the https
   // certificates of names under --domain, for `curl --cacert` and browsers.
   auto ca_data = std::make_shared<std::string>(config::RelayConfig{}.data_dir);

@@ -72,6 +72,8 @@ struct RelayConfig {
   std::string acme_ca;                     // CA bundle for the ACME server's HTTPS (tests: pebble)
   std::string acme_challenge = "http-01";  // or tls-alpn-01
   std::string jwks_ca;                     // CA bundle for policies' jwks_url servers ("" = system trust)
+  // Private ranges the relay's own policy fetches (JWKS, OIDC) may reach; public only otherwise.
+  std::vector<std::string> policy_fetch_allow;
 };
 
 struct TunnelConfig {

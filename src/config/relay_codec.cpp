@@ -2,6 +2,7 @@
 #include "config/config.hpp"
 #include "config/toml_codec.hpp"
 #include "policy/codec.hpp"
+#include "policy/fetch_check.hpp"
 
 namespace porthole::config {
 
@@ -104,6 +105,11 @@ void read_acme(TableReader& t, RelayConfig& c) {
   });
   t.string("acme_ca", c.acme_ca, check_path(t.problems().base_dir()));
   t.string("jwks_ca", c.jwks_ca, check_path(t.problems().base_dir()));
+  t.string_array("policy_fetch_allow", c.policy_fetch_allow, [](std::string_view s) -> Result<std::string> {
+    const std::string v(s);
+    if (auto r = policy::FetchAllow::parse(std::span<const std::string>(&v, 1)); !r) return r.error();
+    return v;
+  });
   t.string("acme_challenge", c.acme_challenge, [](std::string_view s) -> Result<std::string> {
     if (s == "http-01" || s == "tls-alpn-01") return std::string(s);
     return make_error("expected \"http-01\" or \"tls-alpn-01\"");

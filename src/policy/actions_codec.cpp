@@ -5,6 +5,7 @@
 #include "policy/basic_auth.hpp"
 #include "policy/jwt_action.hpp"
 #include "policy/jwt_codec.hpp"
+#include "policy/oidc.hpp"
 #include "policy/rate_limit.hpp"
 #include "policy/reader.hpp"
 #include "policy/webhook.hpp"
@@ -189,6 +190,11 @@ void read_jwt(Tab& t, Phase, Action& a) {  // jwt_codec.cpp
   read_jwt_action(t.table(), t.prefix(), t.out(), a);
 }
 
+void read_oidc(Tab& t, Phase, Action& a) {  // oidc_codec.cpp
+  for (auto k : kOidcKeys) t.take(k);
+  read_oidc_action(t.table(), t.prefix(), t.out(), a);
+}
+
 struct ActionKind {
   std::string_view name;
   Action::Kind kind;
@@ -208,6 +214,7 @@ constexpr ActionKind kActions[] = {
     {"rate-limit", Action::Kind::rate_limit, read_rate_limit, 0b011},
     {"verify-webhook", Action::Kind::verify_webhook, read_webhook, 0b010},
     {"jwt", Action::Kind::jwt, read_jwt, 0b010},
+    {"oidc", Action::Kind::oidc, read_oidc, 0b010},
 };
 
 }  // namespace

@@ -44,6 +44,18 @@ struct Sugar {
   std::string rate_limit;               // N/s, N/m
   std::string webhook, webhook_secret;  // --verify-webhook PROVIDER --verify-webhook-secret S
   bool http = true;                     // false: a tcp tunnel (on_tcp_connect)
+  // --jwt-issuer ISS --jwt-audience AUD and one of --jwks-url URL, --jwt-secret S, --jwks-file F
+  // (the agent reads the file: `jwks` holds its text).
+  std::string jwt_issuer, jwt_audience, jwks_url, jwt_secret, jwks;
+  // --oidc ISSUER --oidc-client-id ID --oidc-client-secret S [--oidc-allow-domain D]... [--oidc-allow-user U]...
+  std::string oidc_issuer, oidc_client_id, oidc_client_secret;
+  std::vector<std::string> oidc_allow_domain, oidc_allow_user;
+  bool empty() const {
+    return allow_cidr.empty() && deny_cidr.empty() && basic_auth.empty() && rate_limit.empty() && webhook.empty() &&
+           webhook_secret.empty() && jwt_issuer.empty() && jwt_audience.empty() && jwks_url.empty() &&
+           jwt_secret.empty() && jwks.empty() && oidc_issuer.empty() && oidc_client_id.empty() &&
+           oidc_client_secret.empty() && oidc_allow_domain.empty() && oidc_allow_user.empty();
+  }
 };
 // Adds the sugar's rule in front of `t`'s on_http_request (on_tcp_connect for tcp) rules.
 Result<void> apply_sugar(toml::table& t, const Sugar& s);

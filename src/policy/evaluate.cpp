@@ -6,6 +6,7 @@
 #include "policy/basic_auth.hpp"
 #include "core/ascii.hpp"
 #include "policy/jwt_action.hpp"
+#include "policy/oidc.hpp"
 #include "policy/policy.hpp"
 #include "policy/rate_limit.hpp"
 #include "policy/webhook.hpp"
@@ -277,6 +278,8 @@ bool run(const Action& a, const Input& in, Decision& d, bool& stop) {
     }
     case K::jwt:
       return run_jwt(*a.jwt, in, d);
+    case K::oidc:
+      return run_oidc(a.oidc, in, d);
     case K::rate_limit: {
       if (in.probe) return true;
       if (d.rate_hits < in.rate_hits_done) {  // counted before the JWKS fetch this run follows

@@ -24,6 +24,8 @@ typedef struct evp_pkey_st EVP_PKEY;
 
 namespace porthole::policy {
 
+class FetchAllow;
+
 enum class JwtAlg { rs256, es256, eddsa, hs256 };
 std::string_view jwt_alg_name(JwtAlg a);
 
@@ -103,6 +105,8 @@ class JwksSource {
   std::uint64_t fetches() const;
   // Set by the relay at bind (relay.toml jwks_ca): the CA bundle the JWKS server is checked with.
   std::string ca_file;
+  // Set by the relay: the private ranges it may fetch from (relay.toml policy_fetch_allow).
+  std::shared_ptr<const FetchAllow> fetch_allow;
 
  private:
   mutable std::mutex mu_;  // keys may be read by several listener threads

@@ -27,6 +27,10 @@ class CookieSealer {
   std::string seal(const OidcSession& s, std::string_view host) const;
   // The session, when the cookie was sealed with this key for `host` and has not expired.
   std::optional<OidcSession> open(std::string_view cookie, std::string_view host, std::int64_t unix_seconds) const;
+  // Any text sealed the same way, `aad` bound (the oidc login cookie: "login " + host, so a
+  // login cookie never opens as a session and the other way round); nullopt on any change.
+  std::string seal_text(std::string_view plain, std::string_view aad) const;
+  std::optional<std::string> open_text(std::string_view cookie, std::string_view aad) const;
 
  private:
   std::array<std::uint8_t, 32> key_;

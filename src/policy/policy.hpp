@@ -68,6 +68,9 @@ class BasicAuth;
 struct WebhookSpec;
 struct JwtSpec;
 class JwksSource;
+struct OidcSpec;
+class OidcProvider;
+struct OidcExchange;
 
 struct Header {
   std::string name, value;
@@ -76,7 +79,7 @@ struct Header {
 struct Action {
   enum class Kind {
     allow, deny, custom_response, redirect, url_rewrite, add_headers, remove_headers,
-    restrict_ips, basic_auth, rate_limit, verify_webhook, jwt
+    restrict_ips, basic_auth, rate_limit, verify_webhook, jwt, oidc
   } kind;
   int status = 0;
   std::string body, to;
@@ -90,6 +93,7 @@ struct Action {
   std::shared_ptr<RateLimiter> limiter;
   std::shared_ptr<const WebhookSpec> webhook;
   std::shared_ptr<const JwtSpec> jwt;
+  std::shared_ptr<const OidcSpec> oidc;
   std::uint64_t max_body = 1 << 20;  // verify-webhook: the body is buffered up to this (413 above)
 };
 
@@ -159,6 +163,11 @@ struct Decision {
   // is a 401 meanwhile (fail closed); the caller fetches and runs again with keys_refreshed.
   std::shared_ptr<JwksSource> needs_keys;
   int rate_hits = 0;  // rate-limit actions passed (counted now, or already by the run before a fetch)
+  // oidc: the provider's discovery document must be fetched first (a 503 meanwhile; the caller
+  // fetches and runs again, like needs_keys), or a callback's code must be exchanged (the
+  // caller does it and answers with policy::finish_oidc_login).
+  std::shared_ptr<OidcProvider> needs_discovery;
+  std::shared_ptr<const OidcExchange> oidc_exchange;
   std::vector<std::string> trace;  // with `explain`: every rule looked at, and why
 };
 

@@ -5,6 +5,7 @@
 
 #include "policy/codec.hpp"
 #include "policy/jwt_action.hpp"
+#include "policy/oidc.hpp"
 #include "policy/reader.hpp"
 
 namespace porthole::policy {
@@ -64,6 +65,7 @@ std::shared_ptr<Policy> read_policy(const toml::table& t, std::string_view prefi
   for (const auto& r : p->rules(Phase::http_request)) {
     for (const auto& a : r.actions) p->needs_body = p->needs_body || a.kind == Action::Kind::verify_webhook;
     for (const auto& a : r.actions) {
+      if (a.oidc) p->protected_headers.push_back(a.oidc->email_header);  // the identity: only the relay sets it
       if (!a.jwt) continue;
       for (const auto& f : a.jwt->forward) p->protected_headers.push_back(f.header);  // visitors cannot send them
     }

@@ -72,6 +72,33 @@ Result<void> apply_sugar(toml::table& t, const Sugar& s) {
     }
     actions.push_back(toml::table{{"type", "verify-webhook"}, {"provider", s.webhook}, {"secret", s.webhook_secret}});
   }
+  const bool jwt = !s.jwt_issuer.empty() || !s.jwt_audience.empty() || !s.jwks_url.empty() || !s.jwt_secret.empty() ||
+                   !s.jwks.empty();
+  if (jwt) {
+    if (!http) return make_error("--jwt-issuer: only for http tunnels");
+    const int keys = int(!s.jwks_url.empty()) + int(!s.jwt_secret.empty()) + int(!s.jwks.empty());
+    if (keys != 1) return make_error("--jwt-issuer/--jwt-audience need exactly one of --jwks-url, --jwks-file and --jwt-secret");
+    toml::table a{{"type", "jwt"}};
+    if (!s.jwt_issuer.empty()) a.insert("issuer", s.jwt_issuer);
+    if (!s.jwt_audience.empty()) a.insert("audience", s.jwt_audience);
+    if (!s.jwks_url.empty()) a.insert("jwks_url", s.jwks_url);
+    if (!s.jwt_secret.empty()) a.insert("secret", s.jwt_secret);
+    if (!s.jwks.empty()) a.insert("jwks", s.jwks);
+    actions.push_back(std::move(a));
+  }
+  const bool oidc = !s.oidc_issuer.empty() || !s.oidc_client_id.empty() || !s.oidc_client_secret.empty() ||
+                    !s.oidc_allow_domain.empty() || !s.oidc_allow_user.empty();
+  if (oidc) {
+    if (!http) return make_error("--oidc: only for http tunnels");
+    if (s.oidc_issuer.empty() || s.oidc_client_id.empty() || s.oidc_client_secret.empty()) {
+      return make_error("--oidc ISSUER needs --oidc-client-id ID and --oidc-client-secret SECRET");
+    }
+    toml::table a{{"type", "oidc"}, {"issuer", s.oidc_issuer}, {"client_id", s.oidc_client_id},
+                  {"client_secret", s.oidc_client_secret}};
+    if (!s.oidc_allow_domain.empty()) a.insert("allowed_domains", strings(s.oidc_allow_domain));
+    if (!s.oidc_allow_user.empty()) a.insert("allowed_users", strings(s.oidc_allow_user));
+    actions.push_back(std::move(a));
+  }
   if (actions.empty()) return {};
   toml::table rule{{"name", "flags"}, {"continue", true}, {"actions", std::move(actions)}};
   prepend(t, http ? "on_http_request" : "on_tcp_connect", std::move(rule));

@@ -7,6 +7,7 @@
 #include "acme/https_client.hpp"
 #include "core/metrics.hpp"
 #include "policy/jwt_action.hpp"
+#include "relay/policy_fetch.hpp"
 
 namespace porthole::relay {
 
@@ -37,21 +38,11 @@ struct FetchGuard {
 
 }  // namespace
 
-void prepare_jwks(policy::Policy& p, const std::string& ca_file) {
-  for (auto& rules : p.phases) {
-    for (auto& r : rules) {
-      for (auto& a : r.actions) {
-        if (a.jwt && a.jwt->keys && a.jwt->keys->fetched()) a.jwt->keys->ca_file = ca_file;
-      }
-    }
-  }
-}
-
 net::Task<void> refresh_jwks(std::shared_ptr<policy::JwksSource> src) {
   if (!src->begin_fetch(mono_ms())) co_return;
   FetchGuard guard{*src};
   auto ex = co_await net::asio::this_coro::executor;
-  auto client = acme::HttpsClient::create(ex, src->ca_file, std::chrono::seconds(10));
+  auto client = policy_fetch_client(ex, src->ca_file, src->fetch_allow, fmt::format("JWKS {}", src->url()));
   if (!client) {
     fetch_counter(false).inc();
     spdlog::warn("jwt: JWKS {}: {}", src->url(), client.error().message);

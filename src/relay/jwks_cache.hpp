@@ -3,7 +3,8 @@
 // a Decision asks for it (no keys yet, keys past their max-age, or an unknown kid), never more
 // than once per the action's `jwks_refresh` seconds, one at a time per source; it has a 10 s
 // deadline and never blocks the event loop. The server's certificate is verified (system trust,
-// or relay.toml `jwks_ca` / `--jwks-ca`). A failed fetch keeps the keys already cached.
+// or relay.toml `jwks_ca` / `--jwks-ca`); private destinations are refused (relay/policy_fetch.hpp).
+// A failed fetch keeps the keys already cached.
 #pragma once
 
 #include <memory>
@@ -14,9 +15,6 @@
 #include "policy/policy.hpp"
 
 namespace porthole::relay {
-
-// Sets the CA bundle on every jwks_url source of `p` (at compile time, before any request).
-void prepare_jwks(policy::Policy& p, const std::string& ca_file);
 
 // Fetches `src`'s JWKS if the schedule allows (JwksSource::begin_fetch), and stores the result.
 net::Task<void> refresh_jwks(std::shared_ptr<policy::JwksSource> src);

@@ -9,6 +9,7 @@
 
 #include "core/metrics.hpp"
 #include "relay/jwks_cache.hpp"
+#include "relay/oidc_fetch.hpp"
 
 namespace porthole::relay {
 
@@ -157,14 +158,29 @@ net::Task<RequestStep> request_policy(const Endpoint& ep, net::ByteStream& visit
   // fetched here, asynchronously and rate-limited, then the request is decided again. A source
   // just fetched (or being fetched) does not ask again, so each round is another source (the
   // operator's and the endpoint's rules may both have one); the last round takes what is cached.
-  for (int round = 0; d.needs_keys && round < 4; ++round) {
-    auto src = d.needs_keys;
-    auto fetch = refresh_jwks(src);
-    co_await std::move(fetch);
+  // An oidc action asks for its provider's discovery document the same way.
+  for (int round = 0; (d.needs_keys || d.needs_discovery) && round < 4; ++round) {
+    if (d.needs_keys) {
+      auto src = d.needs_keys;
+      auto fetch = refresh_jwks(src);
+      co_await std::move(fetch);
+    } else {
+      auto prov = d.needs_discovery;
+      auto fetch = refresh_oidc_discovery(prov);
+      co_await std::move(fetch);
+    }
     in.keys_refreshed = round == 3;
     in.rate_hits_done = d.rate_hits;  // those were counted: a retried request is one request
     in.now_ms = mono_ms();
     d = policy::decide(ep.relay_policy(), ep.policy(), policy::Phase::http_request, in);
+  }
+  // An oidc callback: the relay exchanges the code and answers the login itself.
+  if (d.oidc_exchange) {
+    auto x = d.oidc_exchange;
+    auto rule = d.rule;
+    auto login = complete_oidc_login(x);
+    d = co_await std::move(login);
+    d.rule = rule;
   }
   if (!d.allow) {
     count_denial(d.counter, false);

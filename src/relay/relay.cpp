@@ -17,6 +17,7 @@
 #include "relay/http_listener.hpp"
 #include "relay/https_listener.hpp"
 #include "relay/jwks_cache.hpp"
+#include "relay/policy_fetch.hpp"
 
 namespace porthole::relay {
 
@@ -101,11 +102,14 @@ Result<void> Relay::start() {
   auto acc = net::listen_tcp(io_.get_executor(), addr->host, addr->port);
   if (!acc) return make_error("--agents: {}", acc.error().message);
   acceptor_ = std::move(*acc);
+  auto pctx = make_policy_context(cfg_);
+  if (!pctx) return pctx.error();
+  policy_ctx_ = std::move(*pctx);
   if (!cfg_.policy.empty()) {
     auto p = config::parse_policy(cfg_.policy, "relay.toml [policy]");
     if (!p) return p.error();
     relay_policy_ = std::move(*p);
-    prepare_jwks(*relay_policy_, cfg_.jwks_ca);
+    prepare_policy(*relay_policy_, *policy_ctx_);
   }
   if (cfg_.http != "off" || cfg_.https != "off") http_ = std::make_shared<HttpListener>(io_, cfg_, *store_, registry_);
   if (cfg_.http != "off") {
@@ -216,7 +220,7 @@ Result<std::string> Relay::bind(const std::shared_ptr<AgentConn>& conn, const pr
     auto p = config::parse_policy(bind.policy, fmt::format("tunnel {} policy", bind.tunnel));
     if (!p) return make_error("policy refused by the relay:\n{}", p.error().message);
     policy = std::move(*p);
-    prepare_jwks(*policy, cfg_.jwks_ca);
+    prepare_policy(*policy, *policy_ctx_);
   }
   BindRequest req{bind, conn->token(), Member{conn->session_ptr(), bind.tunnel, conn->name(), conn->address(), bind.local}};
   auto bound = kind->bind(ctx, req);

@@ -23,6 +23,7 @@
 
 namespace porthole::relay {
 
+struct PolicyContext;
 class AgentConn;
 class CertStore;
 class HttpListener;
@@ -84,6 +85,7 @@ class Relay {
   net::asio::io_context& io_;
   config::RelayConfig cfg_;
   std::shared_ptr<policy::Policy> relay_policy_;  // operator rules (relay.toml [policy])
+  std::shared_ptr<const PolicyContext> policy_ctx_;  // policy fetches, oidc cookie key
   std::unique_ptr<Store> store_;
   net::ServerIdentity identity_;
   std::shared_ptr<net::asio::ssl::context> tls_ctx_;

@@ -125,7 +125,7 @@ class JwtTest(CheckedProcesses, unittest.TestCase):
     def setUp(self):
         super().setUp()
         self.jwks = JwksServer()
-        self.relay = Relay(extra=["--jwks-ca", self.jwks.cert])
+        self.relay = Relay(extra=["--jwks-ca", self.jwks.cert, "--policy-fetch-allow", "127.0.0.0/8"])
         self.origin = RecordingOrigin("app")
         self.policy = write_policy(self.jwks.url)
         a = start_agent(self.relay, self.origin.addr, "--policy", self.policy)
@@ -273,6 +273,37 @@ class JwtTest(CheckedProcesses, unittest.TestCase):
         self.assertNotIn(HS_SECRET, out)
         out = explain("/url/x", self.tokens["rs256_valid"])  # no network in policy test
         self.assertIn("must be fetched first", out)
+
+
+@unittest.skipUnless(HAVE, "node or jose in tests/js/node_modules is missing (npm ci --ignore-scripts in tests/js)")
+class JwtFlagsTest(CheckedProcesses, unittest.TestCase):
+    """--jwt-issuer/--jwt-audience with --jwt-secret or --jwks-file: the same checks as a policy file."""
+
+    def test_short_flags(self):
+        relay = Relay()
+        origin = RecordingOrigin("app")
+        try:
+            d = tempfile.mkdtemp(prefix="porthole-jwt-flags-")
+            jwks = os.path.join(d, "jwks.json")
+            with open(jwks, "w") as f:
+                json.dump(made()["jwks"], f)
+            tokens = made()["tokens"]
+            for name, flags, good, bad in [
+                    ("hs", ["--jwt-secret", HS_SECRET], "hs256_valid", "hs256_expired"),
+                    ("file", ["--jwks-file", jwks], "rs256_valid", "rs256_wrong_aud")]:
+                a = start_agent(relay, origin.addr, "--jwt-issuer", ISS, "--jwt-audience", AUD, *flags, name=name)
+                host = f"{host_of(a)}:{relay.http_port}"
+                base = f"http://127.0.0.1:{relay.http_port}/x"
+                self.assertEqual(curl(base, "-H", f"Authorization: Bearer {tokens[good]}", host=host)[0], 200, name)
+                self.assertEqual(curl(base, "-H", f"Authorization: Bearer {tokens[bad]}", host=host)[0], 401, name)
+                self.assertEqual(curl(base, host=host)[0], 401, name)
+            # Exactly one key source.
+            r = subprocess.run([BIN, "http", "1", "--jwt-issuer", ISS, "--relay", relay.addr], capture_output=True,
+                               text=True, timeout=scaled(20))
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("exactly one of --jwks-url, --jwks-file and --jwt-secret", r.stderr)
+        finally:
+            origin.close()
 
 
 if __name__ == "__main__":
