@@ -72,6 +72,10 @@ struct RelayConfig {
   std::string acme_ca;                     // CA bundle for the ACME server's HTTPS (tests: pebble)
   std::string acme_challenge = "http-01";  // or tls-alpn-01
   std::string jwks_ca;                     // CA bundle for policies' jwks_url servers ("" = system trust)
+  // The relay's own exit (`porthole socks --via relay`, [exit] in relay.toml, docs/socks.md):
+  // where its streams may go (policy/dest_check.hpp entries; none = the relay is no exit).
+  std::vector<std::string> exit_allow_dest;
+  std::string exit_hosts_file;
 };
 
 struct TunnelConfig {
