@@ -210,13 +210,19 @@ void read_tunnel(TableReader& t, TunnelConfig& tc) {
     tc.proto = proto;
   }
   std::string local;
-  auto check_local = [](std::string_view s) { return check_dial(s, "127.0.0.1"); };
+  auto check_local = [proto](std::string_view s) -> Result<std::string> {
+    if (!s.starts_with(kUnixPrefix)) return check_dial(s, "127.0.0.1");
+    if (proto == "udp") return make_error("a unix socket is a stream, not a UDP service");
+    auto hp = parse_local_address(s, "127.0.0.1");
+    if (!hp) return hp.error();
+    return hp->host;
+  };
   if (proto == "exit") {
     // no local service: read_exit refuses the key
   } else if (t.string_or_int("local", local, check_local)) {
-    if (auto hp = parse_host_port(local, "127.0.0.1")) tc.local = *hp;
+    if (auto hp = parse_local_address(local, "127.0.0.1")) tc.local = *hp;
   } else if (!t.table().contains("local")) {
-    t.problem("local", "missing (the local service: PORT or HOST:PORT)");
+    t.problem("local", "missing (the local service: PORT, HOST:PORT or unix:/PATH)");
   }
   if (kind == nullptr) return;  // keys of an unknown kind cannot be judged
   kind->read(t, tc);

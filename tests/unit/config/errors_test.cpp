@@ -110,7 +110,7 @@ remote_port = 20001
 TEST(ConfigErrors, TunnelShape) {
   EXPECT_EQ(agent_error("version = 1\n[[tunnel]]\nproto = \"tcp\"\n"),
             "p.toml:2: tunnel[0].name: missing (every [[tunnel]] needs a unique name)\n"
-            "p.toml:2: tunnel[0].local: missing (the local service: PORT or HOST:PORT)");
+            "p.toml:2: tunnel[0].local: missing (the local service: PORT, HOST:PORT or unix:/PATH)");
   EXPECT_EQ(agent_error("version = 1\n[[tunnel]]\nname = \"a\"\nlocal = 1\nproto = \"gopher\"\n"),
             "p.toml:5: tunnel[0].proto: unknown proto 'gopher' (one of: tcp, http, udp, tls, exit)");
   EXPECT_EQ(agent_error("version = 1\n[tunnel]\nname = \"a\"\n"),
