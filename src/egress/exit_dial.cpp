@@ -44,28 +44,6 @@ metrics::Counter& refused(const std::string& reason) {
   return *c;
 }
 
-// --hosts-file: "ADDRESS NAME [NAME...]" lines, '#' comments (like /etc/hosts). A name listed
-// there resolves to its listed addresses only. Read per stream (small; tests and overrides).
-std::vector<policy::DestAddr> hosts_lookup(const std::string& file, const std::string& name) {
-  std::vector<policy::DestAddr> out;
-  if (file.empty()) return out;
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
-    std::istringstream words(line);
-    std::string addr, n;
-    if (!(words >> addr)) continue;
-    auto a = policy::parse_dest_ip(addr);
-    if (!a) continue;
-    while (words >> n) {
-      auto norm = normalize_hostname(n, false);
-      if (norm && *norm == name) out.push_back(*a);
-    }
-  }
-  return out;
-}
-
 asio::ip::address to_asio(const policy::DestAddr& a) {
   if (a.v4()) {
     asio::ip::address_v4::bytes_type b{a.ip.bytes[12], a.ip.bytes[13], a.ip.bytes[14], a.ip.bytes[15]};
@@ -139,6 +117,28 @@ ExitDial refuse(const ExitRules& rules, std::string_view target, std::string_vie
 }
 
 }  // namespace
+
+// --hosts-file: "ADDRESS NAME [NAME...]" lines, '#' comments (like /etc/hosts). A name listed
+// there resolves to its listed addresses only. Read per stream (small; tests and overrides).
+std::vector<policy::DestAddr> hosts_lookup(const std::string& file, const std::string& name) {
+  std::vector<policy::DestAddr> out;
+  if (file.empty()) return out;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    std::istringstream words(line);
+    std::string addr, n;
+    if (!(words >> addr)) continue;
+    auto a = policy::parse_dest_ip(addr);
+    if (!a) continue;
+    while (words >> n) {
+      auto norm = normalize_hostname(n, false);
+      if (norm && *norm == name) out.push_back(*a);
+    }
+  }
+  return out;
+}
 
 void count_exit_refused(const std::string& code) {
   refused(code).inc();

@@ -39,6 +39,9 @@ struct ExitRules {
 // `target` is HOST:PORT from the stream's OPEN; `visitor` names the client in logs.
 net::Task<ExitDial> dial_exit(const ExitRules& rules, std::string target, std::string visitor);
 
+// --hosts-file: the addresses `file` lists for the normalised `name` (none: ask DNS).
+std::vector<policy::DestAddr> hosts_lookup(const std::string& file, const std::string& name);
+
 // The exit's own addresses and their broadcast addresses (cached for 10 s).
 std::vector<policy::Ip> own_addresses();
 
