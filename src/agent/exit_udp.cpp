@@ -1,21 +1,17 @@
-// See exit_udp.hpp. The helpers below (own addresses, --hosts-file, the resolver) do what
-// exit_tunnel.cpp's do for TCP streams; they are kept apart here so the exit's connection
-// logic can move into a shared place (the relay's own exit) without this file in the way.
+// See exit_udp.hpp. The exit's own addresses, --hosts-file and the refusal counters are the TCP
+// exit's (egress/exit_dial.hpp); names are resolved here with a short cache (a UDP association
+// sends many datagrams to few names).
 #include "agent/exit_udp.hpp"
 
-#include <ifaddrs.h>
 #include <net/if.h>
-#include <netinet/in.h>
 
 #include <cstring>
-#include <fstream>
-#include <mutex>
-#include <sstream>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
 
 #include "core/flow_table.hpp"
+#include "egress/exit_dial.hpp"
 #include "core/hostname.hpp"
 #include "core/metrics.hpp"
 #include "policy/dest_check.hpp"
@@ -32,19 +28,6 @@ namespace {
 constexpr std::chrono::seconds kResolveTimeout{5};
 constexpr std::chrono::seconds kNameTtl{30};       // a name's addresses are used this long
 constexpr std::chrono::seconds kFailedNameTtl{5};  // a name that did not resolve is not asked again sooner
-
-metrics::Counter& refused(const std::string& reason) {
-  // The TCP exit's family (exit_tunnel.cpp): one refusal counter whatever the transport.
-  static std::mutex mu;
-  static std::unordered_map<std::string, metrics::Counter*> by_reason;
-  std::lock_guard lock(mu);
-  auto& c = by_reason[reason];
-  if (c == nullptr) {
-    c = &metrics::counter(fmt::format("porthole_exit_refused_total{{reason=\"{}\"}}", reason),
-                          "exit streams refused before any connection attempt, by reason");
-  }
-  return *c;
-}
 
 struct ExitUdpStats {
   metrics::Counter& out = metrics::counter("porthole_exit_udp_datagrams_total{dir=\"out\"}",
@@ -90,58 +73,6 @@ void log_refusal(const std::string& exit, const std::string& visitor, const std:
   spdlog::warn("exit {}: refused udp {} for {}: {}{}", exit, dest, visitor.empty() ? "?" : visitor, why,
                suppressed == 0 ? std::string() : fmt::format(" ({} more udp refusals not logged)", suppressed));
   suppressed = 0;
-}
-
-std::vector<policy::Ip> own_addresses() {
-  static std::mutex mu;
-  static std::vector<policy::Ip> cached;
-  static std::chrono::steady_clock::time_point read_at{};
-  std::lock_guard lock(mu);
-  const auto now = std::chrono::steady_clock::now();
-  if (read_at != std::chrono::steady_clock::time_point{} && now - read_at < std::chrono::seconds(10)) return cached;
-  read_at = now;
-  cached.clear();
-  ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return cached;
-  auto add = [](const sockaddr* sa) {
-    if (sa == nullptr) return;
-    policy::Ip ip;
-    if (sa->sa_family == AF_INET) {
-      ip.bytes[10] = ip.bytes[11] = 0xff;
-      std::memcpy(ip.bytes.data() + 12, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, 4);
-    } else if (sa->sa_family == AF_INET6) {
-      std::memcpy(ip.bytes.data(), &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, 16);
-    } else {
-      return;
-    }
-    cached.push_back(ip);
-  };
-  for (auto* i = list; i != nullptr; i = i->ifa_next) {
-    add(i->ifa_addr);
-    if ((i->ifa_flags & IFF_BROADCAST) != 0) add(i->ifa_broadaddr);
-  }
-  freeifaddrs(list);
-  return cached;
-}
-
-std::vector<policy::DestAddr> hosts_lookup(const std::string& file, const std::string& name) {
-  std::vector<policy::DestAddr> out;
-  if (file.empty()) return out;
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
-    std::istringstream words(line);
-    std::string addr, n;
-    if (!(words >> addr)) continue;
-    auto a = policy::parse_dest_ip(addr);
-    if (!a) continue;
-    while (words >> n) {
-      auto norm = normalize_hostname(n, false);
-      if (norm && *norm == name) out.push_back(*a);
-    }
-  }
-  return out;
 }
 
 udp::endpoint to_endpoint(const policy::DestAddr& a, std::uint16_t port) {
@@ -282,7 +213,7 @@ class ExitUdp : public std::enable_shared_from_this<ExitUdp> {
   }
 
   void refuse(const std::string& dest, const std::string& code, const std::string& why) {
-    refused(code).inc();
+    egress::count_exit_refused(code);
     stats().forbidden.inc();
     log_refusal(exit_, visitor_, dest, why);
   }
@@ -291,7 +222,7 @@ class ExitUdp : public std::enable_shared_from_this<ExitUdp> {
     const auto now = std::chrono::steady_clock::now();
     if (own_at_ != std::chrono::steady_clock::time_point{} && now - own_at_ < std::chrono::seconds(1)) return;
     own_at_ = now;
-    pol_.set_own_addresses(own_addresses());
+    pol_.set_own_addresses(egress::own_addresses());
   }
 
   // The addresses of `name` (cached a while; bounded), resolved here: --hosts-file first.
@@ -300,7 +231,7 @@ class ExitUdp : public std::enable_shared_from_this<ExitUdp> {
     const auto now = std::chrono::steady_clock::now();
     if (auto it = names_.find(name); it != names_.end() && it->second.expires > now) co_return &it->second;
     Name n;
-    n.addrs = hosts_lookup(hosts_file_, name);
+    n.addrs = egress::hosts_lookup(hosts_file_, name);
     if (n.addrs.empty()) {
       asio::steady_timer deadline(ex_, kResolveTimeout);
       udp::resolver resolver(ex_);
@@ -425,7 +356,7 @@ net::Task<void> serve_exit_udp(std::shared_ptr<session::MuxStream> stream, Tunne
   }
   auto pol = policy::DestPolicy::parse(t.config.allow_dest);
   if (!pol) {  // checked when the exit started; kept as a refusal, never an open door
-    refused("bad_config").inc();
+    egress::count_exit_refused("bad_config");
     stream->reset(make_error(Errc::forbidden, "the exit refused the UDP association: {}", pol.error().message));
     co_return;
   }

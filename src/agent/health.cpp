@@ -1,6 +1,7 @@
 #include "agent/health.hpp"
 
 #include "agent/local_pool.hpp"
+#include "net/unix_socket.hpp"
 #include "agent/upstream_proxy.hpp"
 #include "net/http_io.hpp"
 #include "net/tcp_stream.hpp"
@@ -12,8 +13,7 @@ namespace http1 = proto::http1;
 
 net::Task<Result<void>> check_health(const config::TunnelConfig& t) {
   if (t.proto != "http") {
-    auto sock = co_await net::dial(t.local.host, t.local.port,
-                                   std::chrono::duration_cast<std::chrono::milliseconds>(kHealthTimeout));
+    auto sock = co_await net::dial_local(t.local, std::chrono::duration_cast<std::chrono::milliseconds>(kHealthTimeout));
     if (!sock) co_return sock.error();
     co_return Result<void>{};
   }

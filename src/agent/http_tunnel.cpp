@@ -350,7 +350,9 @@ std::size_t capture_limit(const TunnelState& t) { return t.recorder ? t.recorder
 
 void apply_host_header(http1::RequestHead& head, const config::TunnelConfig& c) {
   if (c.host_header == "preserve" || c.host_header.empty()) return;
-  head.fields.set("Host", c.host_header == "rewrite" ? format_host_port(c.local) : c.host_header);
+  // A unix socket has no host:port of its own: "rewrite" sends "localhost" there.
+  const auto local = is_unix_address(c.local) ? std::string("localhost") : format_host_port(c.local);
+  head.fields.set("Host", c.host_header == "rewrite" ? local : c.host_header);
 }
 
 net::Task<void> serve_http_on(net::ByteStream& stream, const ResetFn& reset, TunnelState& t,

@@ -9,6 +9,7 @@
 #include "net/tcp_stream.hpp"
 #include "net/tls_context.hpp"
 #include "net/tls_stream.hpp"
+#include "net/unix_socket.hpp"
 
 namespace porthole::agent {
 
@@ -61,7 +62,7 @@ net::Task<Result<std::unique_ptr<net::ByteStream>>> LocalPool::acquire(bool& reu
   }
   reused = false;
   ++dials_;
-  auto sock = co_await net::dial(target_.host, target_.port, kDialTimeout);
+  auto sock = co_await net::dial_local(target_, kDialTimeout);  // HOST:PORT or unix:/path
   if (!sock) co_return sock.error();
   if (!preamble.empty()) {
     // Before anything else, TLS included: the PROXY header belongs to the TCP connection.
@@ -85,7 +86,9 @@ net::Task<Result<std::unique_ptr<net::ByteStream>>> LocalPool::connect_tls(net::
   auto conn = std::make_unique<net::TlsStream>(std::move(sock), tls_ctx_->native_handle());
   SSL* ssl = conn->tls().ssl();
   if (ssl == nullptr) co_return make_error(Errc::refused, "TLS to {}: {}", addr, net::openssl_error_text());
-  auto prepared = net::prepare_upstream_ssl(ssl, target_.host, !upstream_.insecure);
+  // A unix socket has no host name to verify or send as SNI: "localhost" stands in.
+  const std::string host = is_unix_address(target_) ? "localhost" : target_.host;
+  auto prepared = net::prepare_upstream_ssl(ssl, host, !upstream_.insecure);
   if (!prepared) co_return make_error(Errc::refused, "TLS to {}: {}", addr, prepared.error().message);
   const auto start = std::chrono::steady_clock::now();
   auto hs = co_await conn->handshake(kHandshakeTimeout);

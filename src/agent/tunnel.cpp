@@ -7,6 +7,7 @@
 #include "core/metrics.hpp"
 #include "net/pump.hpp"
 #include "net/tcp_stream.hpp"
+#include "net/unix_socket.hpp"
 
 namespace porthole::agent {
 
@@ -36,7 +37,7 @@ const TunnelKind* find_tunnel_kind(std::string_view proto) {
 
 net::Task<void> serve_tcp(std::shared_ptr<session::MuxStream> stream, TunnelState& t, proto::OpenMeta meta) {
   const auto& local = t.config.local;
-  auto sock = co_await net::dial(local.host, local.port, std::chrono::seconds(5));
+  auto sock = co_await net::dial_local(local, std::chrono::seconds(5));  // HOST:PORT or unix:/path
   if (!sock) {
     count_dial_failure();
     spdlog::warn("tunnel {}: {}", t.config.name, sock.error().message);

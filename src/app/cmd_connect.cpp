@@ -17,6 +17,7 @@
 #include "net/pump.hpp"
 #include "net/stdio_stream.hpp"
 #include "net/tcp_stream.hpp"
+#include "net/unix_socket.hpp"
 
 namespace porthole::app {
 
@@ -32,9 +33,12 @@ struct ConnectOptions {
   bool stdio = false;
 };
 
-net::Task<void> serve_local(agent::Connector& c, std::string name, net::tcp::socket sock) {
-  net::error_code ec;
-  const auto peer = sock.remote_endpoint(ec);
+// `peer` names the local client in logs ("" for a TCP one: its address).
+net::Task<void> serve_local(agent::Connector& c, std::string name, net::tcp::socket sock, std::string peer = {}) {
+  if (peer.empty()) {
+    net::error_code ec;
+    peer = net::format_endpoint(sock.remote_endpoint(ec));
+  }
   net::TcpStream local(std::move(sock));
   auto stream = co_await c.open(name, kOpenTimeout);
   if (!stream) {
@@ -44,10 +48,9 @@ net::Task<void> serve_local(agent::Connector& c, std::string name, net::tcp::soc
   }
   auto r = co_await net::pump(local, **stream);
   if (!r.error.empty()) {
-    spdlog::warn("connect {}: connection from {} ended: {}", name, net::format_endpoint(peer), r.error);
+    spdlog::warn("connect {}: connection from {} ended: {}", name, peer, r.error);
   } else {
-    spdlog::debug("connect {}: connection from {} done: {} bytes out, {} in", name, net::format_endpoint(peer),
-                  r.a_to_b, r.b_to_a);
+    spdlog::debug("connect {}: connection from {} done: {} bytes out, {} in", name, peer, r.a_to_b, r.b_to_a);
   }
 }
 
@@ -62,6 +65,46 @@ net::Task<void> accept_loop(agent::Connector& c, std::string name, net::tcp::acc
     }
     asio::co_spawn(acc.get_executor(), serve_local(c, name, std::move(sock)), asio::detached);
   }
+}
+
+// --listen unix:/path: the same, on a unix socket (0600; a stale socket file is replaced, any
+// other file refused; removed at exit).
+net::Task<void> accept_unix(agent::Connector& c, std::string name, net::unix_stream::acceptor& acc, std::string path) {
+  while (acc.is_open()) {
+    auto [ec, sock] = co_await acc.async_accept(net::use_nothrow);
+    if (ec == asio::error::operation_aborted || !acc.is_open()) break;
+    if (ec) {
+      spdlog::warn("connect {}: accept on unix:{} failed: {}", name, path, ec.message());
+      co_await net::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    asio::co_spawn(acc.get_executor(), serve_local(c, name, net::as_tcp_socket(std::move(sock)), "unix:" + path),
+                   asio::detached);
+  }
+}
+
+int run_listen_unix(config::AgentConfig cfg, const std::string& name, const std::string& path) {
+  asio::io_context io(1);
+  agent::Connector c(io, cfg);
+  if (auto r = c.start(); !r) {
+    std::cerr << "porthole: " << r.error().message << "\n";
+    return 2;
+  }
+  auto acc = net::listen_unix(io.get_executor(), path);
+  if (!acc) {
+    std::cerr << "porthole connect: --listen unix:" << path << ": " << acc.error().message << "\n";
+    return 1;
+  }
+  std::cout << "Listening on unix:" << path << " -> private " << name << " through relay " << cfg.relay << std::endl;
+  asio::co_spawn(io, accept_unix(c, name, **acc, path), asio::detached);
+  const int status = serve_until_signal(io, [&](std::function<void(int)> done) {
+    net::error_code ec;
+    (*acc)->close(ec);
+    c.stop();
+    done(0);
+  });
+  net::unlink_socket(path);
+  return status;
 }
 
 int run_listen(config::AgentConfig cfg, const std::string& name, const HostPort& at) {
@@ -142,15 +185,16 @@ int run_connect(const ConnectOptions& o) {
     return 2;
   }
   if (o.stdio == !o.listen.empty()) {
-    std::cerr << "porthole connect: give --listen [BIND:]PORT or --stdio (one of them)\n";
+    std::cerr << "porthole connect: give --listen [BIND:]PORT|unix:/PATH or --stdio (one of them)\n";
     return 2;
   }
   if (o.stdio) return run_stdio(std::move(*cfg), *name);
-  auto at = parse_host_port(o.listen, "127.0.0.1", true);
+  auto at = parse_local_address(o.listen, "127.0.0.1", true);
   if (!at) {
     std::cerr << "porthole connect: --listen " << o.listen << ": " << at.error().message << "\n";
     return 2;
   }
+  if (is_unix_address(*at)) return run_listen_unix(std::move(*cfg), *name, std::string(unix_path(*at)));
   return run_listen(std::move(*cfg), *name, *at);
 }
 
@@ -160,7 +204,7 @@ void add_connect(CLI::App& app, Run& run) {
   auto o = std::make_shared<ConnectOptions>();
   auto* sub = app.add_subcommand("connect", "Reach a private endpoint through the relay (like ssh -L, or as ProxyCommand)");
   sub->add_option("name", o->name, "The private name (as `porthole tcp PORT --private NAME` registered it)")->required();
-  sub->add_option("--listen", o->listen, "Open a local port leading to it: [BIND:]PORT (default bind 127.0.0.1)");
+  sub->add_option("--listen", o->listen, "Open a local port leading to it: [BIND:]PORT (default bind 127.0.0.1), or unix:/PATH (a unix socket, 0600)");
   sub->add_flag("--stdio", o->stdio, "Join stdin/stdout to it (ssh -o ProxyCommand=\"porthole connect %h --stdio\")");
   add_agent_flags(*sub, o->agent);
   sub->callback([o, &run] { run = [o] { return run_connect(*o); }; });

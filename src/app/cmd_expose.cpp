@@ -71,9 +71,13 @@ int run_expose(const ExposeOptions& o, const std::string& kind) {
     std::cerr << "porthole: " << cfg.error().message << "\n";
     return 2;
   }
-  auto local = parse_host_port(o.target, "127.0.0.1");
+  auto local = parse_local_address(o.target, "127.0.0.1");  // PORT, HOST:PORT or unix:/path
   if (!local) {
     std::cerr << "porthole " << kind << ": " << local.error().message << "\n";
+    return 2;
+  }
+  if (kind == "udp" && is_unix_address(*local)) {
+    std::cerr << "porthole udp: a unix socket is a stream, not a UDP service (give PORT or HOST:PORT)\n";
     return 2;
   }
   if (kind == "http") {
@@ -91,7 +95,9 @@ int run_expose(const ExposeOptions& o, const std::string& kind) {
   t.policy = *doc;
   t.allow_public = o.allow_public;
   // --name names the agent and its one tunnel: the relay keeps the tunnel's address for it.
-  t.name = !o.agent.name.empty() ? o.agent.name : kind + "-" + std::to_string(local->port);
+  t.name = !o.agent.name.empty()     ? o.agent.name
+           : is_unix_address(*local) ? kind + "-unix"
+                                     : kind + "-" + std::to_string(local->port);
   t.proto = kind;
   t.local = *local;
   if (o.remote_port > 0) t.remote_port = static_cast<std::uint16_t>(o.remote_port);
@@ -138,7 +144,7 @@ int run_expose(const ExposeOptions& o, const std::string& kind) {
 CLI::App* add_kind(CLI::App& app, Run& run, const std::string& kind, const std::string& help,
                    const std::shared_ptr<ExposeOptions>& o) {
   auto* sub = app.add_subcommand(kind, help);
-  sub->add_option("target", o->target, "PORT or HOST:PORT of the local service")->required();
+  sub->add_option("target", o->target, "PORT, HOST:PORT or unix:/PATH (a unix socket) of the local service")->required();
   sub->add_option("--pool", o->pool, "Share the endpoint with other agents of this token (round-robin|least-conn)")
       ->expected(0, 1)
       ->default_str("round-robin")

@@ -47,12 +47,7 @@ int run_socks(const SocksOptions& o) {
   }
   if (o.via.empty()) {
     std::cerr << "porthole socks: --via NAME is required (the exit: `porthole exit NAME --allow-dest ...` on the "
-                 "machine whose network the connections should leave from)\n";
-    return 2;
-  }
-  if (o.via == "relay") {
-    std::cerr << "porthole socks: --via relay (the relay itself as the exit) is not available in this build yet; "
-                 "run `porthole exit NAME` on a machine and give --via NAME\n";
+                 "machine whose network the connections should leave from, or `relay` for the relay itself)\n";
     return 2;
   }
   agent::SocksSettings s;
@@ -110,7 +105,7 @@ void add_socks(CLI::App& app, Run& run) {
   auto* sub = app.add_subcommand("socks", "A local SOCKS5 + HTTP proxy whose connections leave through an exit "
                                           "(like ssh -D)");
   sub->add_option("--listen", o->listen, "Where to listen: [BIND:]PORT (default 127.0.0.1:1080)");
-  sub->add_option("--via", o->via, "The exit's name (`porthole exit NAME`)");
+  sub->add_option("--via", o->via, "The exit's name (`porthole exit NAME`), or `relay`: the relay itself");
   sub->add_option("--user", o->user, "Require USER:PASSWORD from clients (SOCKS5 RFC 1929, HTTP Proxy-Authorization)");
   add_agent_flags(*sub, o->agent);
   sub->callback([o, &run] { run = [o] { return run_socks(*o); }; });

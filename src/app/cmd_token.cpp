@@ -22,7 +22,7 @@ namespace {
 struct TokenArgs {
   std::string data_dir = config::RelayConfig{}.data_dir;
   std::string name;
-  std::string allow_subdomain, allow_hostname, allow_port, allow_private, allow_connect;
+  std::string allow_subdomain, allow_hostname, allow_port, allow_private, allow_connect, allow_exit;
   std::string admin_url, admin_token;
   bool json = false;
 };
@@ -68,7 +68,8 @@ std::variant<std::string, int> create_secret(const TokenArgs& a, const relay::Sc
                            {"allow_hostname", a.allow_hostname},
                            {"allow_port", a.allow_port},
                            {"allow_private", a.allow_private},
-                           {"allow_connect", a.allow_connect}};
+                           {"allow_connect", a.allow_connect},
+                           {"allow_exit", a.allow_exit}};
     auto reply = call_admin("create", a, "POST", "/api/tokens", body.dump());
     if (!reply) return 1;
     if (reply->status != 201)
@@ -91,7 +92,7 @@ std::variant<std::string, int> create_secret(const TokenArgs& a, const relay::Sc
 int create(const TokenArgs& a) {
   if (auto r = relay::validate_token_name(a.name); !r) return fail("create", r.error().message, 2);
   auto scopes = relay::parse_scopes(a.allow_subdomain, a.allow_port, a.allow_private, a.allow_hostname,
-                                    a.allow_connect);
+                                    a.allow_connect, a.allow_exit);
   if (!scopes) return fail("create", scopes.error().message, 2);
   auto secret = create_secret(a, *scopes);
   if (auto* status = std::get_if<int>(&secret)) return *status;
@@ -118,7 +119,7 @@ void print_table(const nlohmann::json& tokens) {
     std::string status = revoked.empty() ? "active" : "revoked " + revoked.substr(0, 10);
     auto scopes = relay::parse_scopes(json_string(t, "allow_subdomain"), json_string(t, "allow_port"),
                                       json_string(t, "allow_private"), json_string(t, "allow_hostname"),
-                                      json_string(t, "allow_connect"));
+                                      json_string(t, "allow_connect"), json_string(t, "allow_exit"));
     std::cout << fmt::format("{:<24} {:<16} {:<20} {:<21} {}\n", json_string(t, "name"), json_string(t, "id"),
                              json_string(t, "created_at"), status, scopes ? relay::describe(*scopes) : "?");
   }
@@ -210,6 +211,9 @@ void add_token(CLI::App& app, Run& run) {
   c->add_option("--allow-private", args->allow_private, "private names it may register (glob list)");
   c->add_option("--allow-connect", args->allow_connect,
                 "private names of other tokens it may reach with porthole connect (glob list; default: its own only)");
+  c->add_option("--allow-exit", args->allow_exit,
+                "exits it may send traffic through with porthole socks --via: other tokens' exits by name, 'relay' "
+                "for the relay's own (glob list; default: its own exits only)");
   add_location_options(c, *args);
   c->callback([&run, args] { run = [args] { return create(*args); }; });
 

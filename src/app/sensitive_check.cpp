@@ -33,6 +33,9 @@ Result<void> check_sensitive_tunnels(const config::AgentConfig& cfg) {
   std::string errors;
   for (const auto& t : cfg.tunnels) {
     if (t.proto != "tcp" || t.allow_public || has_ip_allow(t)) continue;
+    // A unix socket has no port to judge and `porthole ports` lists TCP/UDP listeners only:
+    // nothing is known about what serves it, so it is not refused (docs/private.md).
+    if (is_unix_address(t.local)) continue;
     if (!ports) {
       auto listed = diag::list_ports(diag::ListOptions{});
       ports = listed ? std::move(*listed) : std::vector<diag::PortEntry>{};

@@ -71,6 +71,23 @@ void read_udp(TableReader& t, TunnelConfig& tc) {
   read_upstream_proxy_protocol(t, tc);
 }
 
+// `kind = "exit"`: `porthole exit` in a file. `private` (default: the tunnel's name) is the
+// exit's private name; `allow_dest` (required, the --allow-dest entries) and `hosts_file`.
+void read_exit(TableReader& t, TunnelConfig& tc) {
+  if (t.take("local") != nullptr) t.problem("local", "an exit has no local service (its streams go to allow_dest)");
+  if (!t.string("private", tc.private_name, [](std::string_view s) { return normalize_private_name(s); }) &&
+      !t.table().contains("private")) {
+    if (auto n = normalize_private_name(tc.name)) tc.private_name = *n;
+  }
+  const bool listed = t.string_array("allow_dest", tc.allow_dest, check_allow_dest);
+  if (!t.table().contains("allow_dest")) {
+    t.problem("allow_dest", "missing (where the exit's streams may go, e.g. [\"10.0.0.0/8:22,80,443\"])");
+  } else if (listed && tc.allow_dest.empty()) {
+    t.problem("allow_dest", "empty: this exit would refuse everything");
+  }
+  t.string("hosts_file", tc.hosts_file, check_path(t.problems().base_dir()));
+}
+
 void read_names(TableReader& t, TunnelConfig& tc) {
   t.string("subdomain", tc.subdomain);
   t.string("hostname", tc.hostname);
@@ -159,6 +176,7 @@ constexpr TunnelKind kTunnelKinds[] = {
     {"http", read_http},
     {"udp", read_udp},
     {"tls", read_tls},
+    {"exit", read_exit},
 };
 
 const TunnelKind* find_kind(std::string_view proto) {
@@ -192,11 +210,19 @@ void read_tunnel(TableReader& t, TunnelConfig& tc) {
     tc.proto = proto;
   }
   std::string local;
-  auto check_local = [](std::string_view s) { return check_dial(s, "127.0.0.1"); };
-  if (t.string_or_int("local", local, check_local)) {
-    if (auto hp = parse_host_port(local, "127.0.0.1")) tc.local = *hp;
+  auto check_local = [proto](std::string_view s) -> Result<std::string> {
+    if (!s.starts_with(kUnixPrefix)) return check_dial(s, "127.0.0.1");
+    if (proto == "udp") return make_error("a unix socket is a stream, not a UDP service");
+    auto hp = parse_local_address(s, "127.0.0.1");
+    if (!hp) return hp.error();
+    return hp->host;
+  };
+  if (proto == "exit") {
+    // no local service: read_exit refuses the key
+  } else if (t.string_or_int("local", local, check_local)) {
+    if (auto hp = parse_local_address(local, "127.0.0.1")) tc.local = *hp;
   } else if (!t.table().contains("local")) {
-    t.problem("local", "missing (the local service: PORT or HOST:PORT)");
+    t.problem("local", "missing (the local service: PORT, HOST:PORT or unix:/PATH)");
   }
   if (kind == nullptr) return;  // keys of an unknown kind cannot be judged
   kind->read(t, tc);

@@ -25,7 +25,7 @@ Result<Config> parse_with(std::string_view text, std::string_view source, std::s
 
 // A file of either kind, told apart by its top-level table.
 void read_any_root(const toml::table& root, Problems& problems, AnyConfig& any) {
-  if (root.contains("relay")) {
+  if (root.contains("relay") || root.contains("exit")) {  // [exit]: the relay's own exit
     any.kind = FileKind::relay;
     read_relay_root(root, problems, any.relay);
   } else if (root.contains("agent") || root.contains("tunnel")) {
@@ -35,7 +35,7 @@ void read_any_root(const toml::table& root, Problems& problems, AnyConfig& any) 
     TableReader r(root, "", problems);
     if (check_version(r)) r.finish();
     problems.add(1, "",
-                 "neither a relay config ([relay] table) nor an agent config ([agent] table or "
+                 "neither a relay config ([relay] or [exit] table) nor an agent config ([agent] table or "
                  "[[tunnel]] blocks)");
   }
 }

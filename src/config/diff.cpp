@@ -15,7 +15,8 @@ const TunnelConfig* find_by_name(const std::vector<TunnelConfig>& tunnels, const
 
 bool same_tunnel(const TunnelConfig& a, const TunnelConfig& b) {
   return a.name == b.name && a.proto == b.proto && a.local == b.local && a.remote_port == b.remote_port &&
-         a.policy == b.policy;
+         a.policy == b.policy && a.private_name == b.private_name && a.allow_dest == b.allow_dest &&
+         a.hosts_file == b.hosts_file;
 }
 
 TunnelDiff diff(const AgentConfig& old_config, const AgentConfig& new_config) {

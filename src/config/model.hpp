@@ -74,6 +74,10 @@ struct RelayConfig {
   std::string jwks_ca;                     // CA bundle for policies' jwks_url servers ("" = system trust)
   // Private ranges the relay's own policy fetches (JWKS, OIDC) may reach; public only otherwise.
   std::vector<std::string> policy_fetch_allow;
+  // The relay's own exit (`porthole socks --via relay`, [exit] in relay.toml, docs/socks.md):
+  // where its streams may go (policy/dest_check.hpp entries; none = the relay is no exit).
+  std::vector<std::string> exit_allow_dest;
+  std::string exit_hosts_file;
 };
 
 struct TunnelConfig {

@@ -116,6 +116,13 @@ void read_acme(TableReader& t, RelayConfig& c) {
   });
 }
 
+// [exit]: the relay as the exit of `porthole socks --via relay` (docs/socks.md).
+void read_exit_table(TableReader& t, RelayConfig& c) {
+  t.string_array("allow_dest", c.exit_allow_dest, check_allow_dest);
+  t.string("hosts_file", c.exit_hosts_file, check_path(t.problems().base_dir()));
+  t.finish();
+}
+
 void read_relay_table(TableReader& t, RelayConfig& c) {
   t.string("agents", c.agents, listen_on("0.0.0.0"));
   t.string("http", c.http, [](std::string_view s) -> Result<std::string> {
@@ -179,6 +186,14 @@ void read_relay_root(const toml::table& root, Problems& problems, RelayConfig& c
       if (found.empty()) c.policy = p->canonical;
     } else {
       r.problem("policy", fmt::format("expected a table ([policy]), got {}", type_name(*n)));
+    }
+  }
+  if (const toml::node* n = r.take("exit")) {
+    if (const auto* tbl = n->as_table()) {
+      TableReader t(*tbl, "exit", problems);
+      read_exit_table(t, c);
+    } else {
+      r.problem("exit", fmt::format("expected a table ([exit]), got {}", type_name(*n)));
     }
   }
   read_certificates(r, c);

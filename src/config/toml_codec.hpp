@@ -113,6 +113,8 @@ Result<std::string> check_non_empty(std::string_view text);
 Result<std::string> check_secret(std::string_view text);  // never echoes the value
 Result<std::string> check_name(std::string_view text);
 Result<std::string> check_domain(std::string_view text);  // lowercased
+// One exit allow-list entry (`allow_dest`: the `porthole exit --allow-dest` syntax, dest_check.hpp).
+Result<std::string> check_allow_dest(std::string_view text);
 // A file path: non-empty; relative ones are resolved against `base_dir` when it is set.
 StringCheck check_path(const std::string& base_dir);
 

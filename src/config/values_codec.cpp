@@ -5,6 +5,7 @@
 
 #include "config/config.hpp"
 #include "config/toml_codec.hpp"
+#include "policy/dest_check.hpp"
 
 namespace porthole::config {
 
@@ -147,6 +148,17 @@ Result<std::string> check_domain(std::string_view text) {
     ++label;
   }
   return out;
+}
+
+Result<std::string> check_allow_dest(std::string_view text) {
+  const std::string one(text);
+  auto p = policy::DestPolicy::parse(std::span<const std::string>(&one, 1));
+  if (!p) {
+    std::string_view why = p.error().message;
+    if (why.starts_with("--allow-dest ")) why.remove_prefix(13);
+    return make_error("{}", why);
+  }
+  return one;
 }
 
 StringCheck check_path(const std::string& base_dir) {

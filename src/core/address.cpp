@@ -38,7 +38,25 @@ Result<HostPort> parse_host_port(std::string_view text, std::string_view default
   return HostPort{std::string(host), *p};
 }
 
+bool is_unix_address(const HostPort& hp) {
+  return hp.port == 0 && hp.host.starts_with(kUnixPrefix);
+}
+
+std::string_view unix_path(const HostPort& hp) {
+  return std::string_view(hp.host).substr(kUnixPrefix.size());
+}
+
+Result<HostPort> parse_local_address(std::string_view text, std::string_view default_host, bool allow_zero) {
+  if (!text.starts_with(kUnixPrefix)) return parse_host_port(text, default_host, allow_zero);
+  const auto path = text.substr(kUnixPrefix.size());
+  if (path.empty() || path.front() != '/') return make_error("invalid address '{}' (expected unix:/ABSOLUTE/PATH)", text);
+  if (path.size() > 107) return make_error("unix socket path '{}' is longer than 107 bytes", path);
+  if (path.find('\0') != std::string_view::npos) return make_error("unix socket path holds a NUL byte");
+  return HostPort{std::string(text), 0};
+}
+
 std::string format_host_port(std::string_view host, std::uint16_t port) {
+  if (port == 0 && host.starts_with(kUnixPrefix)) return std::string(host);
   if (host.find(':') != std::string_view::npos) return fmt::format("[{}]:{}", host, port);
   return fmt::format("{}:{}", host, port);
 }

@@ -21,6 +21,7 @@ nlohmann::json to_json(const TokenRecord& t) {
                       {"allow_port", format_port_scope(t.scopes.allow_port)},
                       {"allow_private", t.scopes.allow_private},
                       {"allow_connect", t.scopes.allow_connect},
+                      {"allow_exit", t.scopes.allow_exit},
                       {"created_at", format_utc(t.created_at)},
                       {"revoked_at", nullptr},
                       {"static", t.is_static}};

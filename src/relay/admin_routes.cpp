@@ -110,9 +110,10 @@ bool string_field(const json& body, const char* key, std::string& out) {
 Response create_token(Backend& b, const Request& req, std::string_view) {
   auto body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded() || !body.is_object()) return error_response(400, "body must be a JSON object");
-  static constexpr std::array<const char*, 6> kKeys = {"name",          "allow_subdomain", "allow_port",
-                                                       "allow_private", "allow_hostname",  "allow_connect"};
-  std::array<std::string, 6> v;
+  static constexpr std::array<const char*, 7> kKeys = {"name",          "allow_subdomain", "allow_port",
+                                                       "allow_private", "allow_hostname",  "allow_connect",
+                                                       "allow_exit"};
+  std::array<std::string, 7> v;
   for (std::size_t i = 0; i < kKeys.size(); ++i) {
     if (!string_field(body, kKeys[i], v[i]))
       return error_response(400, fmt::format("'{}' must be a string", kKeys[i]));
@@ -123,7 +124,7 @@ Response create_token(Backend& b, const Request& req, std::string_view) {
     }
   }
   if (auto r = validate_token_name(v[0]); !r) return error_response(400, r.error().message);
-  auto scopes = parse_scopes(v[1], v[2], v[3], v[4], v[5]);
+  auto scopes = parse_scopes(v[1], v[2], v[3], v[4], v[5], v[6]);
   if (!scopes) return error_response(400, scopes.error().message);
   auto& store = b.store();
   if (auto existing = store.find_token_by_name(v[0]); existing && !existing->revoked_at) {

@@ -8,6 +8,7 @@
 #include "proto/auth.hpp"
 #include "relay/connect_join.hpp"
 #include "relay/relay.hpp"
+#include "relay/relay_exit.hpp"
 
 namespace porthole::relay {
 
@@ -158,8 +159,17 @@ void AgentConn::on_stream(std::shared_ptr<session::MuxStream> stream, std::strin
     control_errors().inc();
     return stream->reset(make_error(Errc::protocol, "the relay accepts only \"connect\" streams, not '{}'", meta->kind));
   }
-  join_connect(relay_.registry(), relay_.store(), token_, fmt::format("{} ({})", name_, address_), std::move(stream),
-               meta->tunnel, meta->target, meta->transport);
+  auto client = fmt::format("{} ({})", name_, address_);
+  if (meta->tunnel == kRelayExitName && meta->transport == "udp") {  // UDP ASSOCIATE --via relay
+    control_errors().inc();
+    return stream->reset(make_error(Errc::forbidden,
+                                    "the relay's own exit carries TCP only: UDP needs an exit agent (porthole exit)"));
+  }
+  if (!meta->target.empty() && meta->tunnel == kRelayExitName) {  // porthole socks --via relay
+    return join_relay_exit(relay_.config(), token_, client, std::move(stream), meta->target);
+  }
+  join_connect(relay_.registry(), relay_.store(), token_, client, std::move(stream), meta->tunnel, meta->target,
+               meta->transport);
 }
 
 void AgentConn::on_probe(const proto::Probe& probe) {

@@ -7,6 +7,7 @@
 #include "net/pump.hpp"
 #include "proto/messages.hpp"
 #include "relay/exit_endpoint.hpp"
+#include "relay/relay_exit.hpp"
 #include "relay/scopes.hpp"
 
 namespace porthole::relay {
@@ -106,10 +107,26 @@ void join_connect(EndpointRegistry& registry, Store& store, const TokenRecord& t
     connects("no_endpoint").inc();
     return stream->reset(make_error(Errc::no_such_tunnel, "'{}' is not a private name: {}", name, norm.error().message));
   }
+  if (*norm == kRelayExitName) {
+    connects("no_endpoint").inc();
+    return stream->reset(make_error(Errc::no_such_tunnel, "relay is the relay's own exit: use `porthole socks --via relay`"));
+  }
   auto ep = registry.find("private", *norm);
   const auto owner = ep ? ep->token() : store.private_name_owner(*norm).value_or("");
   const bool own = !owner.empty() && owner == token.name;
-  if (!connect_allowed(token.scopes, *norm, own)) {
+  // An exit is judged by --allow-exit (or the older --allow-connect), a private endpoint by
+  // --allow-connect; by the endpoint's kind when it is online, else by the stream's.
+  const bool as_exit = ep ? is_exit_endpoint(*ep) : !target.empty();
+  if (as_exit && !exit_allowed(token.scopes, *norm, own)) {
+    connects("forbidden").inc();
+    spdlog::warn("socks from {} (token {}) through exit {} refused: the token may not use it (allow-exit: {})", client,
+                 token.name, *norm, token.scopes.allow_exit.empty() ? "its own exits only" : token.scopes.allow_exit);
+    return stream->reset(make_error(Errc::forbidden,
+                                    "this token may not use the exit {} (ask the relay's operator for "
+                                    "`--allow-exit`)",
+                                    *norm));
+  }
+  if (!as_exit && !connect_allowed(token.scopes, *norm, own)) {
     connects("forbidden").inc();
     spdlog::warn("connect from {} (token {}) to private name {} refused: the token may not reach it (allow-connect: {})",
                  client, token.name, *norm, token.scopes.allow_connect.empty() ? "its own names only"

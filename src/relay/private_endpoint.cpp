@@ -7,6 +7,7 @@
 #include "core/hostname.hpp"
 #include "relay/endpoint_kinds.hpp"
 #include "relay/exit_endpoint.hpp"
+#include "relay/relay_exit.hpp"
 #include "relay/scopes.hpp"
 
 namespace porthole::relay {
@@ -25,6 +26,10 @@ Result<Bound> bind_private_name(BindContext& ctx, const BindRequest& req, bool e
   auto name = normalize_private_name(req.bind.private_name);
   if (!name) {
     return make_error("{} {}: {}", exit ? "exit" : "--private", req.bind.private_name, name.error().message);
+  }
+  if (*name == kRelayExitName) {
+    return make_error(Errc::forbidden, "the private name {} is reserved (porthole socks --via relay is the relay's own exit)",
+                      *name);
   }
   if (!private_allowed(req.token.scopes, *name)) {
     return make_error(Errc::forbidden, "this token may not register the private name {} (allowed: {})", *name,

@@ -85,6 +85,12 @@ bool connect_allowed(const Scopes& s, std::string_view name, bool own) {
   return own || (!s.allow_connect.empty() && glob_list_match(s.allow_connect, name));
 }
 
+bool exit_allowed(const Scopes& s, std::string_view name, bool own) {
+  if (!s.allow_exit.empty() && glob_list_match(s.allow_exit, name)) return true;
+  if (name == "relay") return false;
+  return own || (!s.allow_connect.empty() && glob_list_match(s.allow_connect, name));
+}
+
 bool hostname_allowed(const Scopes& s, std::string_view host) {
   if (s.allow_hostname.empty()) return true;
   if (!host.starts_with("*.")) return glob_list_match(s.allow_hostname, host);
@@ -109,8 +115,12 @@ std::optional<PortRange> allowed_port_range(const Scopes& s, PortRange relay_ran
 
 Result<Scopes> parse_scopes(std::string_view allow_subdomain, std::string_view allow_port,
                             std::string_view allow_private, std::string_view allow_hostname,
-                            std::string_view allow_connect) {
+                            std::string_view allow_connect, std::string_view allow_exit) {
   Scopes s;
+  if (!allow_exit.empty()) {
+    if (auto r = check_glob_list("--allow-exit", allow_exit); !r) return r.error();
+    s.allow_exit = allow_exit;
+  }
   if (!allow_connect.empty()) {
     if (auto r = check_glob_list("--allow-connect", allow_connect); !r) return r.error();
     s.allow_connect = allow_connect;
@@ -153,6 +163,7 @@ std::string describe(const Scopes& s) {
   add("port", format_port_scope(s.allow_port));
   add("private", s.allow_private);
   add("connect", s.allow_connect);
+  add("exit", s.allow_exit);
   return out.empty() ? "any" : out;
 }
 

@@ -19,6 +19,7 @@ struct Scopes {
   std::optional<PortRange> allow_port;  // public TCP/UDP ports, nullopt = any
   std::string allow_private;            // glob list for private (site-to-site) names, "" = any
   std::string allow_connect;            // glob list of private names it may reach, "" = its own only
+  std::string allow_exit;               // glob list of exits it may use ("relay": the relay's), "" = its own only
   friend bool operator==(const Scopes&, const Scopes&) = default;
 };
 
@@ -34,6 +35,11 @@ bool private_allowed(const Scopes& s, std::string_view name);
 // matches. An empty allow_connect is not "any" here: reaching another token's private service
 // must be granted explicitly (`--allow-connect '*'` for all).
 bool connect_allowed(const Scopes& s, std::string_view name, bool own);
+// May a token send traffic through the exit `name` (`porthole socks --via NAME`)? Its own exits
+// (`own`) always; another token's when allow_exit matches the name, or — the older way, kept so
+// tokens made before --allow-exit keep working — allow_connect does. The relay's own exit
+// ("relay", relay_exit.hpp) only through allow_exit, never through allow_connect.
+bool exit_allowed(const Scopes& s, std::string_view name, bool own);
 // `host` is normalised (core/hostname.hpp), IDN labels in their xn-- form. A wildcard host
 // "*.S" covers every name under S, so it is allowed only by a glob that allows all of them: one
 // starting with '*' that matches ".S" ('*.example.test' or '*' allow '*.example.test'; 'a*',
@@ -49,7 +55,7 @@ std::optional<PortRange> allowed_port_range(const Scopes& s, PortRange relay_ran
 // '_') with ',' between globs, port "LO-HI" or "PORT". Errors name the flag.
 Result<Scopes> parse_scopes(std::string_view allow_subdomain, std::string_view allow_port,
                             std::string_view allow_private, std::string_view allow_hostname,
-                            std::string_view allow_connect = {});
+                            std::string_view allow_connect = {}, std::string_view allow_exit = {});
 
 // "LO-HI" ("" for any).
 std::string format_port_scope(const std::optional<PortRange>& r);

@@ -21,7 +21,7 @@ namespace {
 
 constexpr std::string_view kTokenColumns =
     "SELECT name, id, key, allow_subdomain, allow_port, allow_private, created_at, revoked_at, "
-    "allow_hostname, allow_connect "
+    "allow_hostname, allow_connect, allow_exit "
     "FROM tokens ";
 constexpr std::string_view kHostnameColumns =
     "SELECT host, token_name, tunnel_name, random, created_at FROM hostnames ";
@@ -50,7 +50,7 @@ Result<TokenRecord> row_to_record(const sqlite::Statement& st) {
     return make_error("token {}: stored key has {} bytes", rec.name, key.size());
   std::copy(key.begin(), key.end(), rec.key.begin());
   auto scopes = parse_scopes(st.column_text(3), st.column_text(4), st.column_text(5), st.column_text(8),
-                             st.column_text(9));
+                             st.column_text(9), st.column_text(10));
   if (!scopes) return make_error("token {}: stored scope: {}", rec.name, scopes.error().message);
   rec.scopes = *scopes;
   rec.created_at = st.column_int(6);
@@ -113,7 +113,7 @@ Result<void> Store::init() {
   std::pair<sqlite::Statement*, std::string> sqls[] = {
       {&st_->insert_token,
        "INSERT INTO tokens(name, id, key, allow_subdomain, allow_port, allow_private, created_at, "
-       "allow_hostname, allow_connect) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+       "allow_hostname, allow_connect, allow_exit) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
       {&st_->delete_revoked_name, "DELETE FROM tokens WHERE name = ?1 AND revoked_at IS NOT NULL"},
       {&st_->token_by_id, cols + "WHERE id = ?1"},
       {&st_->token_by_name, cols + "WHERE name = ?1"},
@@ -174,6 +174,7 @@ Result<std::string> Store::create_token(std::string_view name, const Scopes& sco
                .bind(7, now_s())
                .bind(8, scopes.allow_hostname)
                .bind(9, scopes.allow_connect)
+               .bind(10, scopes.allow_exit)
                .run();
   if (!r) {
     if (r.error().message.find("UNIQUE") != std::string::npos)

@@ -73,6 +73,11 @@ CREATE TABLE private_names(
 );
 PRAGMA user_version = 4;
 )sql",
+    // 4 → 5: the scope of exits a token may use (`--allow-exit`; "relay" = the relay's own).
+    R"sql(
+ALTER TABLE tokens ADD COLUMN allow_exit TEXT NOT NULL DEFAULT '';
+PRAGMA user_version = 5;
+)sql",
 };
 static_assert(static_cast<int>(std::size(kMigrations)) == kStoreSchemaVersion);
 

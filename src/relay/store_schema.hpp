@@ -8,8 +8,8 @@
 namespace porthole::relay {
 
 // 1: tokens, reservations, audit. 2: tokens.allow_hostname, hostnames. 3: udp_reservations.
-// 4: tokens.allow_connect, private_names.
-inline constexpr int kStoreSchemaVersion = 4;
+// 4: tokens.allow_connect, private_names. 5: tokens.allow_exit.
+inline constexpr int kStoreSchemaVersion = 5;
 
 // PRAGMA user_version, or -1 when it cannot be read.
 int read_schema_version(sqlite::Db& db);

@@ -110,9 +110,9 @@ remote_port = 20001
 TEST(ConfigErrors, TunnelShape) {
   EXPECT_EQ(agent_error("version = 1\n[[tunnel]]\nproto = \"tcp\"\n"),
             "p.toml:2: tunnel[0].name: missing (every [[tunnel]] needs a unique name)\n"
-            "p.toml:2: tunnel[0].local: missing (the local service: PORT or HOST:PORT)");
+            "p.toml:2: tunnel[0].local: missing (the local service: PORT, HOST:PORT or unix:/PATH)");
   EXPECT_EQ(agent_error("version = 1\n[[tunnel]]\nname = \"a\"\nlocal = 1\nproto = \"gopher\"\n"),
-            "p.toml:5: tunnel[0].proto: unknown proto 'gopher' (one of: tcp, http, udp, tls)");
+            "p.toml:5: tunnel[0].proto: unknown proto 'gopher' (one of: tcp, http, udp, tls, exit)");
   EXPECT_EQ(agent_error("version = 1\n[tunnel]\nname = \"a\"\n"),
             "p.toml:2: tunnel: expected [[tunnel]] blocks (an array of tables), got a table");
   EXPECT_EQ(agent_error("version = 1\n[[tunnel]]\nname = \"a b\"\nlocal = 1\n"),
@@ -125,7 +125,7 @@ TEST(ConfigErrors, KindIsTheNewSpellingOfProto) {
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_EQ(ok->tunnels[0].proto, "http");
   EXPECT_EQ(agent_error("version = 1\n[[tunnel]]\nname = \"a\"\nlocal = 1\nkind = \"gopher\"\n"),
-            "p.toml:5: tunnel[0].kind: unknown kind 'gopher' (one of: tcp, http, udp, tls)");
+            "p.toml:5: tunnel[0].kind: unknown kind 'gopher' (one of: tcp, http, udp, tls, exit)");
   EXPECT_NE(agent_error("version = 1\n[[tunnel]]\nname = \"a\"\nlocal = 1\nkind = \"tcp\"\nproto = \"tcp\"\n")
                 .find("give kind or proto, not both"),
             std::string::npos);
@@ -150,7 +150,7 @@ TEST(ConfigErrors, WrongFileKind) {
   auto any = parse_config("version = 1\n", "x.toml");
   ASSERT_FALSE(any);
   EXPECT_EQ(any.error().message,
-            "x.toml:1: neither a relay config ([relay] table) nor an agent config ([agent] table or "
+            "x.toml:1: neither a relay config ([relay] or [exit] table) nor an agent config ([agent] table or "
             "[[tunnel]] blocks)");
 }
 

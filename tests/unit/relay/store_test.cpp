@@ -242,6 +242,23 @@ TEST_F(StoreTest, RevokeReleasesHostnames) {
   EXPECT_EQ(store->hostname_owner("keep.example.test"), "server");
 }
 
+// Writes a database of an older schema by hand: its SQL, then one token row made with
+// `insert` (?1 the token's id, ?2 its key).
+void write_old_db(const fs::path& path, const char* schema, const char* insert, const std::string& token) {
+  const auto key = proto::token_key(token);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, schema, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, insert, -1, &st, nullptr), SQLITE_OK);
+  const auto id = proto::token_id(token);
+  sqlite3_bind_text(st, 1, id.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_blob(st, 2, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 // A database written by the first release (schema 1), by hand with its SQL.
 TEST_F(StoreTest, MigratesSchemaVersion1) {
   store.reset();
@@ -250,10 +267,7 @@ TEST_F(StoreTest, MigratesSchemaVersion1) {
   const auto path = data() / "relay.db";
   const std::string token = "ph_a-token-made-by-version-1-of-the-schema";
   const auto key = proto::token_key(token);
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-    const char* v1 = R"sql(
+  write_old_db(path, R"sql(
       CREATE TABLE tokens(name TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, key BLOB NOT NULL,
         allow_subdomain TEXT NOT NULL DEFAULT '', allow_port TEXT NOT NULL DEFAULT '',
         allow_private TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, revoked_at INTEGER);
@@ -264,21 +278,10 @@ TEST_F(StoreTest, MigratesSchemaVersion1) {
       INSERT INTO reservations VALUES('old', 'ssh', 20001, 1700000000);
       INSERT INTO audit(ts_ms, event, detail) VALUES(1700000000000, 'token.create', 'name=old');
       PRAGMA user_version = 1;
-    )sql";
-    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-    sqlite3_stmt* st = nullptr;
-    ASSERT_EQ(sqlite3_prepare_v2(db,
-                                 "INSERT INTO tokens(name, id, key, allow_subdomain, allow_port, created_at) "
-                                 "VALUES('old', ?1, ?2, 'app-*', '20000-20010', 1700000000)",
-                                 -1, &st, nullptr),
-              SQLITE_OK);
-    const auto id = proto::token_id(token);
-    sqlite3_bind_text(st, 1, id.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_blob(st, 2, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
-    ASSERT_EQ(sqlite3_step(st), SQLITE_DONE);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-  }
+    )sql",
+               "INSERT INTO tokens(name, id, key, allow_subdomain, allow_port, created_at) "
+               "VALUES('old', ?1, ?2, 'app-*', '20000-20010', 1700000000)",
+               token);
   reopen();
   EXPECT_EQ(store->schema_version(), kStoreSchemaVersion);
   auto rec = store->find_token(proto::token_id(token));
@@ -298,6 +301,48 @@ TEST_F(StoreTest, MigratesSchemaVersion1) {
   EXPECT_EQ(store->find_token_by_name("new")->scopes.allow_hostname, "*.example.test");
   ASSERT_TRUE(store->revoke_token("old"));
   EXPECT_FALSE(store->hostname_owner("shop.example.test"));
+}
+
+// A database written by schema version 4 (migrations 0-3, by hand) opens, gains
+// tokens.allow_exit (empty for old tokens: their exits as before) and stores the new scope.
+TEST_F(StoreTest, MigratesSchemaVersion4) {
+  store.reset();
+  fs::remove_all(data());
+  fs::create_directories(data());
+  const std::string token = "ph_a-token-made-by-version-4-of-the-schema";
+  write_old_db(data() / "relay.db", R"sql(
+      CREATE TABLE tokens(name TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, key BLOB NOT NULL,
+        allow_subdomain TEXT NOT NULL DEFAULT '', allow_port TEXT NOT NULL DEFAULT '',
+        allow_private TEXT NOT NULL DEFAULT '', created_at INTEGER NOT NULL, revoked_at INTEGER,
+        allow_hostname TEXT NOT NULL DEFAULT '', allow_connect TEXT NOT NULL DEFAULT '');
+      CREATE TABLE reservations(token_name TEXT NOT NULL, tunnel_name TEXT NOT NULL,
+        port INTEGER NOT NULL UNIQUE, updated_at INTEGER NOT NULL, PRIMARY KEY(token_name, tunnel_name));
+      CREATE TABLE audit(id INTEGER PRIMARY KEY AUTOINCREMENT, ts_ms INTEGER NOT NULL,
+        event TEXT NOT NULL, detail TEXT NOT NULL);
+      CREATE TABLE hostnames(host TEXT PRIMARY KEY, token_name TEXT NOT NULL, tunnel_name TEXT NOT NULL,
+        random INTEGER NOT NULL, created_at INTEGER NOT NULL);
+      CREATE INDEX hostnames_by_tunnel ON hostnames(token_name, tunnel_name);
+      CREATE TABLE udp_reservations(token_name TEXT NOT NULL, tunnel_name TEXT NOT NULL,
+        port INTEGER NOT NULL UNIQUE, updated_at INTEGER NOT NULL, PRIMARY KEY(token_name, tunnel_name));
+      CREATE TABLE private_names(name TEXT PRIMARY KEY, token_name TEXT NOT NULL, tunnel_name TEXT NOT NULL,
+        created_at INTEGER NOT NULL);
+      INSERT INTO private_names VALUES('office', 'old', 'exit-office', 1700000000);
+      PRAGMA user_version = 4;
+    )sql",
+               "INSERT INTO tokens(name, id, key, allow_connect, created_at) VALUES('old', ?1, ?2, 'office', 1700000000)",
+               token);
+  reopen();
+  EXPECT_EQ(store->schema_version(), 5);
+  EXPECT_EQ(kStoreSchemaVersion, 5);
+  auto rec = store->find_token(proto::token_id(token));
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->scopes.allow_connect, "office");
+  EXPECT_EQ(rec->scopes.allow_exit, "");
+  EXPECT_TRUE(exit_allowed(rec->scopes, "office", false));  // the older way keeps working
+  EXPECT_EQ(store->private_name_owner("office"), "old");
+  ASSERT_TRUE(store->create_token("new", *parse_scopes("", "", "", "", "", "relay")));
+  reopen();
+  EXPECT_EQ(store->find_token_by_name("new")->scopes.allow_exit, "relay");
 }
 
 TEST_F(StoreTest, AuditNewestFirst) {
