@@ -17,7 +17,7 @@ from test_policy import curl, metrics, write  # noqa: E402
 
 JS = os.path.join(os.path.dirname(__file__), "..", "js")
 NODE = shutil.which("node")
-LIBS = ("stripe", "@octokit/webhooks-methods", "standardwebhooks", "twilio")
+LIBS = ("stripe", "@octokit/webhooks-methods", "standardwebhooks", "twilio", "@slack/bolt", "@shopify/shopify-api")
 HAVE = NODE is not None and all(os.path.isdir(os.path.join(JS, "node_modules", m)) for m in LIBS)
 
 SECRETS = {
