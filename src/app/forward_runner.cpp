@@ -108,8 +108,10 @@ class Runner {
       const auto listen = format_host_port(r.bind_host, 0);
       const auto bind = listen.substr(0, listen.size() - 1) + ports_text(r.ports);
       const auto tgt = format_host_port(r.target_host, 0);
+      const bool unix_target = is_unix_address(HostPort{r.target_host, 0});  // "unix:/path", no port
       std::cout << fmt::format("Forwarding {} {} -> {}{}{}", forward::proto_name(r.proto), bind,
-                               tgt.substr(0, tgt.size() - 1), ports_text(r.target_ports),
+                               unix_target ? tgt : tgt.substr(0, tgt.size() - 1),
+                               unix_target ? std::string() : ports_text(r.target_ports),
                                r.allow.empty() ? "" : fmt::format(" (allow {})", fmt::join(r.allow, ",")))
                 << std::endl;
       if (!forward::is_loopback_host(r.bind_host)) {

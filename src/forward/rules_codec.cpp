@@ -121,7 +121,21 @@ Result<void> parse_listen(std::string_view text, Rule& r) {
   return {};
 }
 
+// "unix:/ABSOLUTE/PATH" as a rule's target: every listening port of the rule leads to that
+// socket (TCP only: a unix stream socket). Paths with ':' cannot be written in a rule.
+Result<void> parse_unix_target(std::string_view text, Rule& r) {
+  auto at = parse_local_address(text, "");
+  if (!at) return make_error("target '{}': {}", shown(text), at.error().message);
+  if (r.proto != Proto::tcp) return make_error("target '{}': a unix socket is a stream socket: tcp rules only", shown(text));
+  r.target_host = at->host;
+  r.target_ports = PortRange{0, 0};
+  return {};
+}
+
+bool is_unix_target(std::string_view text) { return text.starts_with(kUnixPrefix); }
+
 Result<void> parse_target(std::string_view text, Rule& r) {
+  if (is_unix_target(text)) return parse_unix_target(text, r);
   auto parts = split_colons(text);
   if (!parts) return make_error("target '{}': {}", shown(text), parts.error().message);
   if (parts->size() != 2) return make_error("target '{}': expected HOST:PORT[-PORT]", shown(text));
@@ -183,9 +197,22 @@ std::string Listener::key() const { return fmt::format("{} {}", proto_name(proto
 
 Result<Rule> parse_rule_arg(std::string_view arg, Proto proto, const std::vector<std::string>& allow) {
   auto fail = [&](const Error& e) { return make_error("rule '{}': {}", shown(arg), e.message); };
+  // "[BIND:]PORT[-PORT]:unix:/path": the listen part, then a unix socket.
+  if (const auto u = arg.find(":unix:/"); u != std::string_view::npos) {
+    Rule r;
+    r.proto = proto;
+    r.allow = allow;
+    r.origin = fmt::format("rule '{}'", shown(arg));
+    if (auto x = parse_listen(arg.substr(0, u), r); !x) return fail(x.error());
+    if (auto x = parse_unix_target(arg.substr(u + 1), r); !x) return fail(x.error());
+    if (auto x = check_allow(r.allow); !x) return fail(x.error());
+    return r;
+  }
   auto parts = split_colons(arg);
   if (!parts) return fail(parts.error());
-  if (parts->size() != 3 && parts->size() != 4) return fail(make_error("expected [BIND:]PORT:HOST:HOSTPORT"));
+  if (parts->size() != 3 && parts->size() != 4) {
+    return fail(make_error("expected [BIND:]PORT:HOST:HOSTPORT or [BIND:]PORT:unix:/PATH"));
+  }
   Rule r;
   r.proto = proto;
   r.allow = allow;

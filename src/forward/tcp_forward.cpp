@@ -9,6 +9,7 @@
 #include "core/metrics.hpp"
 #include "forward/splice.hpp"
 #include "net/tcp_stream.hpp"
+#include "net/unix_socket.hpp"
 #include "net/watchdog.hpp"
 
 namespace porthole::forward {
@@ -80,6 +81,11 @@ net::Task<Result<tcp::socket>> connect_endpoint(net::Executor ex, tcp::endpoint 
 
 net::Task<Result<tcp::socket>> connect_target(net::Executor ex, std::string host, std::uint16_t port,
                                               std::chrono::milliseconds timeout) {
+  if (const HostPort at{host, port}; is_unix_address(at)) {  // "unix:/path" (rules_codec.cpp)
+    std::string path(unix_path(at));
+    auto r = co_await net::dial_unix(std::move(path), timeout);
+    co_return r;
+  }
   net::error_code ec;
   const auto addr = net::asio::ip::make_address(host, ec);
   if (!ec) {

@@ -133,6 +133,43 @@ class ForwardTcpTest(unittest.TestCase):
         self.assertEqual(metric(fw.metrics_port, "porthole_forward_connect_errors_total"), 1)
         fw.stop()
 
+    def test_unix_socket_target(self):
+        # `forward PORT:unix:/path`: a unix stream echo behind a TCP port, bytes intact both
+        # ways; a missing socket file closes the visitor like a refused target.
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "echo.sock")
+        srv = socket.socket(socket.AF_UNIX)
+        srv.bind(path)
+        srv.listen(8)
+
+        def serve():
+            while True:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                with c:
+                    while True:
+                        b = c.recv(65536)
+                        if not b:
+                            break
+                        c.sendall(b)
+
+        threading.Thread(target=serve, daemon=True).start()
+        (lp, lp2) = free_ports(2)
+        fw = start_forward([f"{lp}:unix:{path}", f"{lp2}:unix:{d}/missing.sock"])
+        fw.wait_line(rf"Forwarding tcp 127\.0\.0\.1:{lp} -> unix:{path}")
+        payload = os.urandom(1 << 20)
+        self.assertEqual(sha(roundtrip(lp, payload, timeout=30)), sha(payload))
+        try:
+            with conn(lp2) as s:
+                self.assertEqual(s.recv(10), b"")
+        except ConnectionResetError:
+            pass
+        self.assertEqual(metric(fw.metrics_port, "porthole_forward_connect_errors_total"), 1)
+        fw.stop()
+        srv.close()
+
     def test_ipv6(self):
         try:
             echo = TcpEcho(host="::1")

@@ -42,6 +42,34 @@ TEST(ForwardRules, FlagForms) {
   EXPECT_EQ((*ls)[2].target_port, 2456);
 }
 
+// A unix socket as the target: every listening port of the rule leads to it; tcp only.
+TEST(ForwardRules, UnixSocketTargets) {
+  auto r = parse_rule_arg("8080:unix:/run/app.sock", Proto::tcp, {});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->ports, (PortRange{8080, 8080}));
+  EXPECT_EQ(r->target_host, "unix:/run/app.sock");
+  r = parse_rule_arg("0.0.0.0:8000-8002:unix:/run/app.sock", Proto::tcp, {"10.0.0.0/8"});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->bind_host, "0.0.0.0");
+  auto ls = expand({*r});
+  ASSERT_TRUE(ls);
+  ASSERT_EQ(ls->size(), 3u);
+  EXPECT_EQ((*ls)[2].target(), "unix:/run/app.sock");
+  auto bad = parse_rule_arg("8080:unix:/run/app.sock", Proto::udp, {});
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("tcp rules only"), std::string::npos) << bad.error().message;
+  bad = parse_rule_arg("8080:unix:relative.sock", Proto::tcp, {});  // not absolute: a host "unix"
+  EXPECT_FALSE(bad);
+  auto file = parse_rules_file("tcp 9000 unix:/run/a.sock allow 127.0.0.0/8\nudp 9001 unix:/run/a.sock\n", "f");
+  ASSERT_FALSE(file);
+  EXPECT_NE(file.error().message.find("f:2: target 'unix:/run/a.sock': a unix socket is a stream socket"),
+            std::string::npos)
+      << file.error().message;
+  file = parse_rules_file("tcp 9000 unix:/run/a.sock allow 127.0.0.0/8\n", "f");
+  ASSERT_TRUE(file) << file.error().message;
+  EXPECT_EQ(file->at(0).target_host, "unix:/run/a.sock");
+}
+
 TEST(ForwardRules, FlagErrorsNameTheArgument) {
   const std::pair<std::string_view, std::string_view> bad[] = {
       {"8080", "expected [BIND:]PORT:HOST:HOSTPORT"},
