@@ -5,23 +5,26 @@
 // stream is pumped. A refusal resets the stream with `forbidden` and its reason (docs/socks.md).
 #include <spdlog/spdlog.h>
 
-#include "agent/exit_udp.hpp"
 #include "agent/tunnel.hpp"
 #include "egress/exit_dial.hpp"
+#include "egress/exit_udp.hpp"
 #include "net/pump.hpp"
 #include "net/tcp_stream.hpp"
 
 namespace porthole::agent {
 
 net::Task<void> serve_exit(std::shared_ptr<session::MuxStream> stream, TunnelState& t, proto::OpenMeta meta) {
-  if (meta.transport == "udp") {  // a SOCKS5 UDP association (exit_udp.cpp)
-    co_await serve_exit_udp(std::move(stream), t, std::move(meta));
-    co_return;
-  }
   egress::ExitRules rules;
   rules.exit_name = t.config.private_name.empty() ? t.config.name : t.config.private_name;
   rules.allow_dest = t.config.allow_dest;
   rules.hosts_file = t.config.hosts_file;
+  if (meta.transport == "udp") {  // a SOCKS5 UDP association (egress/exit_udp.cpp)
+    ++t.connections_open;
+    auto served = co_await egress::serve_udp_exit(std::move(stream), rules, meta.visitor);
+    --t.connections_open;
+    if (served) ++t.connections_total;
+    co_return;
+  }
   auto d = co_await egress::dial_exit(rules, meta.target, meta.visitor);
   if (d.error) {
     if (d.connect_failed) count_dial_failure();

@@ -160,13 +160,8 @@ void AgentConn::on_stream(std::shared_ptr<session::MuxStream> stream, std::strin
     return stream->reset(make_error(Errc::protocol, "the relay accepts only \"connect\" streams, not '{}'", meta->kind));
   }
   auto client = fmt::format("{} ({})", name_, address_);
-  if (meta->tunnel == kRelayExitName && meta->transport == "udp") {  // UDP ASSOCIATE --via relay
-    control_errors().inc();
-    return stream->reset(make_error(Errc::forbidden,
-                                    "the relay's own exit carries TCP only: UDP needs an exit agent (porthole exit)"));
-  }
-  if (!meta->target.empty() && meta->tunnel == kRelayExitName) {  // porthole socks --via relay
-    return join_relay_exit(relay_.config(), token_, client, std::move(stream), meta->target);
+  if (meta->tunnel == kRelayExitName && (!meta->target.empty() || meta->transport == "udp")) {  // --via relay
+    return join_relay_exit(relay_.config(), token_, client, std::move(stream), meta->target, meta->transport);
   }
   join_connect(relay_.registry(), relay_.store(), token_, client, std::move(stream), meta->tunnel, meta->target,
                meta->transport);

@@ -4,6 +4,7 @@
 
 #include "core/metrics.hpp"
 #include "egress/exit_dial.hpp"
+#include "egress/exit_udp.hpp"
 #include "net/pump.hpp"
 #include "net/tcp_stream.hpp"
 #include "relay/scopes.hpp"
@@ -45,8 +46,14 @@ net::Task<void> serve(std::shared_ptr<session::MuxStream> stream, egress::ExitRu
 
 }  // namespace
 
+net::Task<void> serve_udp(std::shared_ptr<session::MuxStream> stream, egress::ExitRules rules, std::string client) {
+  open_gauge().add(1);
+  co_await egress::serve_udp_exit(std::move(stream), rules, client);
+  open_gauge().add(-1);
+}
+
 void join_relay_exit(const config::RelayConfig& cfg, const TokenRecord& token, const std::string& client,
-                     std::shared_ptr<session::MuxStream> stream, std::string_view target) {
+                     std::shared_ptr<session::MuxStream> stream, std::string_view target, std::string_view transport) {
   if (!exit_allowed(token.scopes, kRelayExitName, false)) {
     scope_refusals().inc();
     spdlog::warn("socks from {} (token {}) through the relay's exit refused: the token may not use it (allow-exit: {})",
@@ -62,13 +69,22 @@ void join_relay_exit(const config::RelayConfig& cfg, const TokenRecord& token, c
     return stream->reset(make_error(Errc::forbidden,
                                     "this relay allows no exit destinations (its relay.toml has no [exit] allow_dest)"));
   }
-  if (target.size() > 300) return stream->reset(make_error(Errc::protocol, "exit target too long"));
   egress::ExitRules rules;
   rules.exit_name = std::string(kRelayExitName);
   rules.allow_dest = cfg.exit_allow_dest;
   rules.hosts_file = cfg.exit_hosts_file;
   rules.hint = "[exit] allow_dest";
   auto ex = stream->session().transport().socket().get_executor();
+  if (transport == "udp") {  // a SOCKS5 UDP association: every datagram checked (egress/exit_udp.hpp)
+    asio::co_spawn(
+        ex,
+        [s = std::move(stream), r = std::move(rules), c = fmt::format("{} (token {})", client, token.name)]() mutable {
+          return serve_udp(std::move(s), std::move(r), std::move(c));
+        },
+        asio::detached);
+    return;
+  }
+  if (target.size() > 300) return stream->reset(make_error(Errc::protocol, "exit target too long"));
   asio::co_spawn(
       ex,
       [s = std::move(stream), r = std::move(rules), t = std::string(target),

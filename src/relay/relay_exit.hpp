@@ -22,7 +22,8 @@ inline constexpr std::string_view kRelayExitName = "relay";
 // Serves one socks stream of `token`'s session for `target` (HOST:PORT): refusals reset it with
 // `forbidden` and a reason the socks side prints (SOCKS 0x02, HTTP 403); connected, one byte
 // 0x00 and the stream is pumped to the destination.
+// A stream with transport "udp" is one SOCKS5 UDP association instead (egress/exit_udp.hpp).
 void join_relay_exit(const config::RelayConfig& cfg, const TokenRecord& token, const std::string& client,
-                     std::shared_ptr<session::MuxStream> stream, std::string_view target);
+                     std::shared_ptr<session::MuxStream> stream, std::string_view target, std::string_view transport);
 
 }  // namespace porthole::relay

@@ -18,6 +18,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import BIN, Proc, Relay  # noqa: E402
 from test_socks import Counters, Web, http_proxy, socks5, token_create  # noqa: E402
+from test_socks_udp import Association, UdpServer, parse_header, udp_header, udp_socket  # noqa: E402
 
 
 def socks_proc(relay, token, via):
@@ -32,6 +33,8 @@ class RelayExit(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="porthole-relayexit-")
         cls.web = Web(host="127.0.0.5")
         cls.counters = Counters()
+        cls.uecho = UdpServer("127.0.0.5", echo=True)
+        cls.ucount = UdpServer("127.0.0.3", echo=False)  # not listed: must stay at zero
         data = os.path.join(cls.tmp, "relay")
         cls.tokens = {
             "office": token_create(data, "office", "--allow-private", "office*"),
@@ -42,7 +45,8 @@ class RelayExit(unittest.TestCase):
         }
         conf = os.path.join(cls.tmp, "relay.toml")
         with open(conf, "w") as f:
-            f.write(f'version = 1\n[exit]\nallow_dest = ["127.0.0.5:{cls.web.port}", "web.test:{cls.web.port}"]\n'
+            f.write(f'version = 1\n[exit]\nallow_dest = ["127.0.0.5:{cls.web.port}", "web.test:{cls.web.port}", '
+                    f'"127.0.0.5:{cls.uecho.port}"]\n'
                     f'hosts_file = "hosts"\n')
         with open(os.path.join(cls.tmp, "hosts"), "w") as f:
             f.write("127.0.0.5 web.test\n127.0.0.3 evil.test\n")
@@ -60,6 +64,8 @@ class RelayExit(unittest.TestCase):
                 p.stop()
         cls.web.close()
         cls.counters.close()
+        cls.uecho.close()
+        cls.ucount.close()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def curl(self, *args):
@@ -68,6 +74,27 @@ class RelayExit(unittest.TestCase):
     def metrics(self):
         host, port = self.relay.admin_addr
         return urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10).read().decode()
+
+    def test_udp_associate_through_the_relay(self):
+        # The relay's exit serves SOCKS5 UDP associations too, each datagram checked like a
+        # TCP stream: the listed echo answers; one to an address not listed is never sent.
+        def refused():
+            return sum(float(line.split()[1]) for line in self.metrics().splitlines()
+                       if line.startswith("porthole_exit_refused_total{"))
+        before = refused()
+        assoc = Association(self.p_relay)
+        s = udp_socket()
+        try:
+            s.sendto(udp_header("127.0.0.5", self.uecho.port) + b"hi", assoc.relay)
+            self.assertEqual(parse_header(s.recv(65536)), ("127.0.0.5", self.uecho.port, b"echo:hi"))
+            s.sendto(udp_header("127.0.0.3", self.ucount.port) + b"x", assoc.relay)
+            s.sendto(udp_header("127.0.0.5", self.uecho.port) + b"after", assoc.relay)  # handled after the refused one
+            self.assertEqual(parse_header(s.recv(65536)), ("127.0.0.5", self.uecho.port, b"echo:after"))
+            self.assertEqual(self.ucount.got, [])
+            self.assertEqual(refused(), before + 1)
+        finally:
+            s.close()
+            assoc.close()
 
     def test_allowed_destination(self):
         w = self.web.port

@@ -1,7 +1,7 @@
 // See exit_udp.hpp. The exit's own addresses, --hosts-file and the refusal counters are the TCP
 // exit's (egress/exit_dial.hpp); names are resolved here with a short cache (a UDP association
 // sends many datagrams to few names).
-#include "agent/exit_udp.hpp"
+#include "egress/exit_udp.hpp"
 
 #include <net/if.h>
 
@@ -17,7 +17,7 @@
 #include "policy/dest_check.hpp"
 #include "proto/socks5_udp.hpp"
 
-namespace porthole::agent {
+namespace porthole::egress {
 
 namespace asio = net::asio;
 using namespace asio::experimental::awaitable_operators;
@@ -213,7 +213,7 @@ class ExitUdp : public std::enable_shared_from_this<ExitUdp> {
   }
 
   void refuse(const std::string& dest, const std::string& code, const std::string& why) {
-    egress::count_exit_refused(code);
+    count_exit_refused(code);
     stats().forbidden.inc();
     log_refusal(exit_, visitor_, dest, why);
   }
@@ -222,7 +222,7 @@ class ExitUdp : public std::enable_shared_from_this<ExitUdp> {
     const auto now = std::chrono::steady_clock::now();
     if (own_at_ != std::chrono::steady_clock::time_point{} && now - own_at_ < std::chrono::seconds(1)) return;
     own_at_ = now;
-    pol_.set_own_addresses(egress::own_addresses());
+    pol_.set_own_addresses(own_addresses());
   }
 
   // The addresses of `name` (cached a while; bounded), resolved here: --hosts-file first.
@@ -231,7 +231,7 @@ class ExitUdp : public std::enable_shared_from_this<ExitUdp> {
     const auto now = std::chrono::steady_clock::now();
     if (auto it = names_.find(name); it != names_.end() && it->second.expires > now) co_return &it->second;
     Name n;
-    n.addrs = egress::hosts_lookup(hosts_file_, name);
+    n.addrs = hosts_lookup(hosts_file_, name);
     if (n.addrs.empty()) {
       asio::steady_timer deadline(ex_, kResolveTimeout);
       udp::resolver resolver(ex_);
@@ -345,33 +345,31 @@ class ExitUdp : public std::enable_shared_from_this<ExitUdp> {
 
 }  // namespace
 
-net::Task<void> serve_exit_udp(std::shared_ptr<session::MuxStream> stream, TunnelState& t, proto::OpenMeta meta) {
-  const auto name = t.config.private_name.empty() ? t.config.name : t.config.private_name;
+net::Task<bool> serve_udp_exit(std::shared_ptr<session::MuxStream> stream, const ExitRules& rules, std::string visitor) {
+  const auto& name = rules.exit_name;
   if (open_associations >= kExitUdpMaxAssociations) {
     stats().assoc_limit.inc();
-    spdlog::warn("exit {}: UDP association for {} refused: {} are open (the limit)", name, meta.visitor,
+    spdlog::warn("exit {}: UDP association for {} refused: {} are open (the limit)", name, visitor,
                  kExitUdpMaxAssociations);
     stream->reset(make_error(Errc::refused, "the exit serves {} UDP associations already", kExitUdpMaxAssociations));
-    co_return;
+    co_return false;
   }
-  auto pol = policy::DestPolicy::parse(t.config.allow_dest);
+  auto pol = policy::DestPolicy::parse(rules.allow_dest);
   if (!pol) {  // checked when the exit started; kept as a refusal, never an open door
-    egress::count_exit_refused("bad_config");
+    count_exit_refused("bad_config");
     stream->reset(make_error(Errc::forbidden, "the exit refused the UDP association: {}", pol.error().message));
-    co_return;
+    co_return false;
   }
   auto ex = co_await asio::this_coro::executor;
-  auto assoc = std::make_shared<ExitUdp>(ex, stream, name, meta.visitor, std::move(*pol), t.config.hosts_file);
+  auto assoc = std::make_shared<ExitUdp>(ex, stream, name, visitor, std::move(*pol), rules.hosts_file);
   static constexpr std::uint8_t kReady[1] = {0x00};
   auto w = co_await stream->write(kReady);
-  if (!w) co_return;
+  if (!w) co_return true;
   stats().assoc.inc();
-  ++t.connections_total;
-  ++t.connections_open;
-  spdlog::debug("exit {}: UDP association for {}", name, meta.visitor);
+  spdlog::debug("exit {}: UDP association for {}", name, visitor);
   co_await assoc->run();
-  --t.connections_open;
-  spdlog::debug("exit {}: UDP association for {} done", name, meta.visitor);
+  spdlog::debug("exit {}: UDP association for {} done", name, visitor);
+  co_return true;
 }
 
-}  // namespace porthole::agent
+}  // namespace porthole::egress
