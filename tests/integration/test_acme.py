@@ -92,6 +92,14 @@ class Origin(ThreadingHTTPServer):
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
+def accepts(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
 def openssl(*args, **kw):
     return subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=30, **kw)
 
@@ -139,6 +147,9 @@ class PebbleEnv:
         cls.pebble = Daemon([PEBBLE, "-config", cfg_path, "-dnsserver", f"127.0.0.1:{dns_port}"],
                             env={"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "30"})
         cls.pebble.wait("ACME directory available")
+        # pebble logs that line just before it starts listening: a relay asking at once could be
+        # refused and then wait out its retry back-off. Ready means the port accepts.
+        eventually(lambda: accepts(cls.acme_port), what="pebble's ACME port accepting")
         cls.agents = []
 
     @classmethod
