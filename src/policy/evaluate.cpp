@@ -9,59 +9,12 @@
 #include "policy/oidc.hpp"
 #include "policy/policy.hpp"
 #include "policy/rate_limit.hpp"
+#include "policy/request_parts.hpp"
 #include "policy/webhook.hpp"
 
 namespace porthole::policy {
 
 namespace {
-
-const HeaderRef* find_header(const Input& in, std::string_view name) {
-  for (const auto& h : in.headers) {
-    if (iequals(h.name, name)) return &h;
-  }
-  return nullptr;
-}
-
-std::string url_decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  auto hex = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-// The first value of query parameter `name` (decoded), or nullopt.
-std::optional<std::string> query_param(std::string_view target, std::string_view name) {
-  const auto q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
-  auto rest = target.substr(q + 1);
-  const auto hash = rest.find('#');
-  if (hash != std::string_view::npos) rest = rest.substr(0, hash);
-  while (!rest.empty()) {
-    const auto amp = rest.find('&');
-    const auto item = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-    const auto eq = item.find('=');
-    if (url_decode(item.substr(0, eq)) == name) {
-      return eq == std::string_view::npos ? std::string() : url_decode(item.substr(eq + 1));
-    }
-  }
-  return std::nullopt;
-}
 
 std::string quote_list(const std::vector<std::string>& v) {
   std::string out;

@@ -1,6 +1,7 @@
 // The jwt action at evaluation time (jwt_action.hpp).
 #include "policy/jwt_action.hpp"
 #include "core/ascii.hpp"
+#include "policy/request_parts.hpp"
 
 #include <cctype>
 
@@ -20,18 +21,7 @@ std::optional<std::string_view> token_of(const JwtSpec& spec, const Input& in) {
     return v;
   }
   if (spec.cookie.empty()) return std::nullopt;
-  for (const auto& h : in.headers) {
-    if (!iequals(h.name, "Cookie")) continue;
-    std::string_view rest = h.value;
-    while (!rest.empty()) {
-      const auto semi = rest.find(';');
-      const auto item = trim_ows(rest.substr(0, semi));
-      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
-      const auto eq = item.find('=');
-      if (eq != std::string_view::npos && item.substr(0, eq) == spec.cookie) return trim_ows(item.substr(eq + 1));
-    }
-  }
-  return std::nullopt;
+  return find_cookie(in, spec.cookie);
 }
 
 // A claim as a header value: strings as they are, other JSON as its text; nullopt when it

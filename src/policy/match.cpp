@@ -3,7 +3,9 @@
 
 #include <cctype>
 
+#include "core/ascii.hpp"
 #include "policy/policy.hpp"
+#include "policy/request_parts.hpp"
 
 namespace porthole::policy {
 
@@ -141,6 +143,62 @@ std::string normalize_path(std::string_view target) {
   }
   if (out.empty() || trailing) out += '/';
   return out;
+}
+
+const HeaderRef* find_header(const Input& in, std::string_view name) {
+  for (const auto& h : in.headers) {
+    if (iequals(h.name, name)) return &h;
+  }
+  return nullptr;
+}
+
+std::optional<std::string_view> find_cookie(const Input& in, std::string_view name) {
+  for (const auto& h : in.headers) {
+    if (!iequals(h.name, "Cookie")) continue;
+    std::string_view rest = h.value;
+    while (!rest.empty()) {
+      const auto semi = rest.find(';');
+      const auto item = trim_ows(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
+      const auto eq = item.find('=');
+      if (eq != std::string_view::npos && item.substr(0, eq) == name) return trim_ows(item.substr(eq + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out += ' ';
+    } else if (s[i] == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+      out += static_cast<char>(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> query_param(std::string_view target, std::string_view name) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  auto rest = target.substr(q + 1);
+  const auto hash = rest.find('#');
+  if (hash != std::string_view::npos) rest = rest.substr(0, hash);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const auto item = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    const auto eq = item.find('=');
+    if (url_decode(item.substr(0, eq)) == name) {
+      return eq == std::string_view::npos ? std::string() : url_decode(item.substr(eq + 1));
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace porthole::policy

@@ -10,33 +10,11 @@
 
 #include "core/ascii.hpp"
 #include "policy/oidc_session.hpp"
+#include "policy/request_parts.hpp"
 
 namespace porthole::policy {
 
 namespace {
-
-const HeaderRef* header(const Input& in, std::string_view name) {
-  for (const auto& h : in.headers) {
-    if (iequals(h.name, name)) return &h;
-  }
-  return nullptr;
-}
-
-// The value of cookie `name` (the first one), from every Cookie header.
-std::optional<std::string_view> cookie(const Input& in, std::string_view name) {
-  for (const auto& h : in.headers) {
-    if (!iequals(h.name, "Cookie")) continue;
-    std::string_view rest = h.value;
-    while (!rest.empty()) {
-      const auto semi = rest.find(';');
-      const auto item = trim_ows(rest.substr(0, semi));
-      rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
-      const auto eq = item.find('=');
-      if (eq != std::string_view::npos && item.substr(0, eq) == name) return trim_ows(item.substr(eq + 1));
-    }
-  }
-  return std::nullopt;
-}
 
 std::string login_cookie_name(const OidcSpec& spec);
 
@@ -57,42 +35,6 @@ std::string other_cookies(const Input& in, const OidcSpec& spec) {
     }
   }
   return out;
-}
-
-int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-std::string url_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-      out += static_cast<char>(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-std::optional<std::string> query_param(std::string_view target, std::string_view name) {
-  const auto q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
-  auto rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    const auto amp = rest.find('&');
-    const auto item = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-    const auto eq = item.find('=');
-    if (url_decode(item.substr(0, eq)) == name) {
-      return eq == std::string_view::npos ? std::string() : url_decode(item.substr(eq + 1));
-    }
-  }
-  return std::nullopt;
 }
 
 bool same_secret(std::string_view a, std::string_view b) {
@@ -132,7 +74,7 @@ std::string login_aad(std::string_view host) { return fmt::format("login {}", ho
 // https://HOST[:PORT] as the visitor reached us (the port from the Host header, digits only).
 std::string origin_of(const Input& in) {
   std::string port;
-  if (const auto* h = header(in, "Host")) {
+  if (const auto* h = find_header(in, "Host")) {
     const auto v = h->value;
     const auto colon = v.rfind(':');
     if (colon != std::string_view::npos && v.find(']', colon) == std::string_view::npos) {
@@ -154,7 +96,7 @@ bool callback(const std::shared_ptr<const OidcSpec>& sp, const Input& in, Decisi
   }
   const auto code = query_param(in.target, "code");
   const auto state = query_param(in.target, "state");
-  const auto login = cookie(in, login_cookie_name(spec));
+  const auto login = find_cookie(in, login_cookie_name(spec));
   std::optional<std::string> plain;
   if (login) plain = spec.provider->sealer->open_text(*login, login_aad(in.host));
   nlohmann::json j;
@@ -284,7 +226,7 @@ bool run_oidc(const std::shared_ptr<const OidcSpec>& sp, const Input& in, Decisi
     return false;
   }
   if (path == spec.callback_path) return callback(sp, in, d);
-  const auto c = cookie(in, spec.cookie_name);
+  const auto c = find_cookie(in, spec.cookie_name);
   if (c && !c->empty()) {
     if (auto s = prov.sealer->open(*c, in.host, in.unix_seconds)) {
       d.identity = s->email.empty() ? s->subject : s->email;
@@ -298,7 +240,7 @@ bool run_oidc(const std::shared_ptr<const OidcSpec>& sp, const Input& in, Decisi
     }
   }
   const std::string counter = c && !c->empty() ? "oidc_session_invalid" : "oidc_login_required";
-  const auto* accept = header(in, "Accept");
+  const auto* accept = find_header(in, "Accept");
   const bool browser = accept != nullptr && accept->value.find("text/html") != std::string_view::npos &&
                        (in.method == "GET" || in.method == "HEAD");
   if (!browser) {
