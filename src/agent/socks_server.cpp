@@ -80,6 +80,20 @@ net::Task<bool> read_more(net::TcpStream& local, std::vector<std::uint8_t>& buf)
   co_return true;
 }
 
+// Runs `parse` on `buf` until it has a whole message (done or error), reading more as needed;
+// nullopt when the client went away or sent more than kMaxSocksBytes without one.
+template <class Result>
+net::Task<std::optional<Result>> parse_whole(net::TcpStream& local, std::vector<std::uint8_t>& buf,
+                                             Result (*parse)(std::span<const std::uint8_t>)) {
+  for (;;) {
+    auto r = parse(buf);
+    if (r.status != s5::Status::need_more) co_return r;
+    if (buf.size() > kMaxSocksBytes) co_return std::nullopt;
+    const bool more = co_await read_more(local, buf);
+    if (!more) co_return std::nullopt;
+  }
+}
+
 bool same_secret(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
@@ -238,14 +252,9 @@ net::Task<void> serve_socks5(Connector& c, const SocksSettings& s, net::TcpStrea
     spdlog::info("socks {}: bad {}: {}", peer, what, why);
   };
   // Greeting.
-  s5::GreetingResult g;
-  while (true) {
-    g = s5::parse_greeting(buf);
-    if (g.status != s5::Status::need_more) break;
-    if (buf.size() > kMaxSocksBytes) co_return;
-    const bool more = co_await read_more(local, buf);
-    if (!more) co_return;
-  }
+  auto whole_greeting = co_await parse_whole(local, buf, s5::parse_greeting);
+  if (!whole_greeting) co_return;
+  const auto& g = *whole_greeting;
   if (g.status == s5::Status::error) {
     bad("greeting", g.error);
     if (g.send_no_acceptable) {
@@ -268,14 +277,9 @@ net::Task<void> serve_socks5(Connector& c, const SocksSettings& s, net::TcpStrea
   const bool sent = co_await send(chosen);
   if (!sent) co_return;
   if (s.user) {
-    s5::UserPassResult a;
-    while (true) {
-      a = s5::parse_userpass(buf);
-      if (a.status != s5::Status::need_more) break;
-      if (buf.size() > kMaxSocksBytes) co_return;
-    const bool more = co_await read_more(local, buf);
-    if (!more) co_return;
-    }
+    auto whole_auth = co_await parse_whole(local, buf, s5::parse_userpass);
+    if (!whole_auth) co_return;
+    const auto& a = *whole_auth;
     const bool ok = a.status == s5::Status::done && credentials_match(s, a.user, a.password);
     if (!ok) {
       requests("auth_failed").inc();
@@ -289,14 +293,9 @@ net::Task<void> serve_socks5(Connector& c, const SocksSettings& s, net::TcpStrea
     const bool sent_ok = co_await send(yes);
     if (!sent_ok) co_return;
   }
-  s5::RequestResult q;
-  while (true) {
-    q = s5::parse_request(buf);
-    if (q.status != s5::Status::need_more) break;
-    if (buf.size() > kMaxSocksBytes) co_return;
-    const bool more = co_await read_more(local, buf);
-    if (!more) co_return;
-  }
+  auto whole_request = co_await parse_whole(local, buf, s5::parse_request);
+  if (!whole_request) co_return;
+  const auto& q = *whole_request;
   if (q.status == s5::Status::error) {
     bad("request", q.error);
     const auto rep = s5::encode_reply(q.reply);
